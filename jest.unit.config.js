@@ -1,0 +1,7 @@
+/** Unit tests: pure code, no services. */
+module.exports = {
+  displayName: 'unit',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test/unit'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+};

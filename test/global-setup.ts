@@ -1,0 +1,42 @@
+import { KafkaServer } from './harness/kafka';
+import { PostgresServer } from './harness/postgres';
+
+/** Services this run started (and so must stop); read back by global-teardown.ts. */
+export interface StartedServices {
+  postgres?: PostgresServer;
+  kafka?: KafkaServer;
+}
+
+declare global {
+  var __outboxRelayServices: StartedServices | undefined;
+}
+
+/**
+ * Starts one PostgreSQL and one Kafka for the whole integration run, unless TEST_DATABASE_URL /
+ * TEST_KAFKA_BROKERS already point at services to use. Workers inherit the variables set here.
+ */
+export default async function globalSetup(): Promise<void> {
+  const started: StartedServices = {};
+  globalThis.__outboxRelayServices = started;
+  const t0 = Date.now();
+  const needPostgres = !process.env.TEST_DATABASE_URL;
+  const needKafka = !process.env.TEST_KAFKA_BROKERS;
+  const results = await Promise.allSettled([
+    needPostgres ? PostgresServer.start().then((pg) => (started.postgres = pg)) : undefined,
+    needKafka ? KafkaServer.start().then((kafka) => (started.kafka = kafka)) : undefined,
+  ]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.allSettled([started.postgres?.destroy(), started.kafka?.destroy()]);
+    throw failed.reason;
+  }
+  if (started.postgres) process.env.TEST_DATABASE_URL = started.postgres.url;
+  if (started.kafka) process.env.TEST_KAFKA_BROKERS = started.kafka.brokers;
+  const what = [
+    started.postgres
+      ? `PostgreSQL on :${started.postgres.port}`
+      : 'PostgreSQL from TEST_DATABASE_URL',
+    started.kafka ? `Kafka on :${started.kafka.port}` : 'Kafka from TEST_KAFKA_BROKERS',
+  ];
+  process.stdout.write(`\n[harness] ${what.join(', ')} ready in ${Date.now() - t0} ms\n`);
+}

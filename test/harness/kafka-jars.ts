@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { HarnessError } from './errors';
+import { run, tail } from './exec';
+import { requireMaven } from './prerequisites';
+
+/** The Apache Kafka broker the tests run against (official jars from Maven Central). */
+export const KAFKA_VERSION = '4.1.1';
+/** Kafka 4.1 logs through slf4j 1.7 -> log4j2; the broker distribution ships this binding. */
+const LOG4J_VERSION = '2.24.3';
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+const MAVEN_TIMEOUT_MS = 10 * 60_000;
+
+const ARTIFACTS = [
+  `org.apache.kafka:kafka_2.13:${KAFKA_VERSION}`,
+  `org.apache.logging.log4j:log4j-slf4j-impl:${LOG4J_VERSION}`,
+  `org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}`,
+];
+
+/** Where downloaded artefacts live: outside the repository, shared by every checkout. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OUTBOX_TEST_CACHE_DIR) return env.OUTBOX_TEST_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'outbox-relay');
+}
+
+function pom(): string {
+  const deps = ARTIFACTS.map((coords) => {
+    const [groupId, artifactId, version] = coords.split(':');
+    return `    <dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></dependency>`;
+  });
+  return [
+    '<project xmlns="http://maven.apache.org/POM/4.0.0">',
+    '  <modelVersion>4.0.0</modelVersion>',
+    '  <groupId>outbox-relay.test</groupId><artifactId>kafka-broker</artifactId><version>1</version>',
+    '  <dependencies>',
+    ...deps,
+    '  </dependencies>',
+    '</project>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Directory holding the Kafka broker's runtime jars. Resolved once with Maven into the cache (keyed
+ * by the artefact list, so a version bump gets a fresh directory); later runs use it offline.
+ */
+export async function ensureKafkaJars(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const key = createHash('sha256').update(ARTIFACTS.join('\n')).digest('hex').slice(0, 10);
+  const home = join(cacheDir(env), `kafka-${KAFKA_VERSION}-${key}`);
+  const libs = join(home, 'libs');
+  const marker = join(home, 'complete');
+  if (existsSync(marker)) return libs;
+
+  requireMaven();
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'pom.xml'), pom());
+  const staging = join(home, `libs.${process.pid}.tmp`);
+  rmSync(staging, { recursive: true, force: true });
+  const result = await run(
+    'mvn',
+    [
+      '-B',
+      '-q',
+      '-f',
+      join(home, 'pom.xml'),
+      `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+      `-DoutputDirectory=${staging}`,
+      '-DincludeScope=runtime',
+    ],
+    { timeoutMs: MAVEN_TIMEOUT_MS },
+  );
+  if (result.code !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new HarnessError(
+      `Maven could not resolve the Kafka ${KAFKA_VERSION} broker jars (mvn exit ${result.code}):\n` +
+        tail(`${result.stdout}\n${result.stderr}`),
+      'check that Maven Central (or the mirror in ~/.m2/settings.xml) is reachable, then run again',
+    );
+  }
+  const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
+  if (!jars.some((f) => f.startsWith(`kafka_2.13-${KAFKA_VERSION}`))) {
+    throw new HarnessError(`Maven finished but ${staging} has no kafka_2.13 jar`);
+  }
+  rmSync(libs, { recursive: true, force: true });
+  renameSync(staging, libs);
+  writeFileSync(marker, `${jars.sort().join('\n')}\n`);
+  return libs;
+}
