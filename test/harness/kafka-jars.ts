@@ -42,6 +42,16 @@ function pom(): string {
   ].join('\n');
 }
 
+/** Maven's own error lines without its generic advice, or the output's tail when it has none. */
+function mavenErrors(output: string): string {
+  const boilerplate =
+    /^\[ERROR\]\s*(To see the full stack trace|Re-run Maven|For more information|\[Help \d+\]|$)/;
+  // eslint-disable-next-line no-control-regex -- strips the colour codes Maven 3.8 prints even in batch mode
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  const errors = plain.split('\n').filter((l) => l.startsWith('[ERROR]') && !boilerplate.test(l));
+  return errors.length > 0 ? errors.join('\n') : tail(plain);
+}
+
 /**
  * Directory holding the Kafka broker's runtime jars. Resolved once with Maven into the cache (keyed
  * by the artefact list, so a version bump gets a fresh directory); later runs use it offline.
@@ -75,7 +85,7 @@ export async function ensureKafkaJars(env: NodeJS.ProcessEnv = process.env): Pro
     rmSync(staging, { recursive: true, force: true });
     throw new HarnessError(
       `Maven could not resolve the Kafka ${KAFKA_VERSION} broker jars (mvn exit ${result.code}):\n` +
-        tail(`${result.stdout}\n${result.stderr}`),
+        mavenErrors(`${result.stdout}\n${result.stderr}`),
       'check that Maven Central (or the mirror in ~/.m2/settings.xml) is reachable, then run again',
     );
   }

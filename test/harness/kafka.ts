@@ -140,6 +140,10 @@ export class KafkaServer {
       'share.coordinator.state.topic.replication.factor': 1,
       'share.coordinator.state.topic.min.isr': 1,
       'group.initial.rebalance.delay.ms': 0,
+      // After a kill the restarted broker cannot register until its old session expires (default
+      // 9 s, which made each restart take ~13 s); outage tests restart often.
+      'broker.session.timeout.ms': 2000,
+      'broker.heartbeat.interval.ms': 500,
       ...overrides,
     };
     const lines = Object.entries(properties).map(([k, v]) => `${k}=${String(v)}`);
