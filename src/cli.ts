@@ -7,37 +7,63 @@ export interface CliIo {
   err: (text: string) => void;
 }
 
-function version(): string {
+export function version(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;
 }
 
-const USAGE = `Usage: outbox-relay [--help | --version]
+const USAGE = `Usage: outbox-relay [start] [--help | --version]
 
 Publishes transactional-outbox events from PostgreSQL to Kafka by tailing the WAL.
-Commands are added as they are built; see the README for what this version offers.
+
+Commands:
+  start     run the relay (the default); configured by environment variables,
+            see the README's option table (DATABASE_URL and KAFKA_BROKERS are required)
 `;
 
-/** Parses the command line and returns the process exit code. */
-export function runCli(argv: readonly string[], io: CliIo): number {
-  const [first] = argv;
+export type CliAction = { kind: 'exit'; code: number } | { kind: 'start' };
+
+/** Parses the command line: either an immediate exit code or the command to run. */
+export function parseCli(argv: readonly string[], io: CliIo): CliAction {
+  const [first, ...rest] = argv;
   if (first === '--version' || first === '-v') {
     io.out(`${version()}\n`);
-    return 0;
+    return { kind: 'exit', code: 0 };
   }
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  if (first === '--help' || first === '-h' || first === 'help') {
     io.out(USAGE);
-    return first === undefined ? 2 : 0;
+    return { kind: 'exit', code: 0 };
+  }
+  if (first === undefined || first === 'start') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(USAGE);
+      return { kind: 'exit', code: 0 };
+    }
+    if (rest.length > 0) {
+      io.err(
+        `outbox-relay: start takes no arguments (got ${rest.join(' ')}); configure it with environment variables\n`,
+      );
+      return { kind: 'exit', code: 2 };
+    }
+    return { kind: 'start' };
   }
   io.err(`outbox-relay: unknown command "${first}"\n\n${USAGE}`);
-  return 2;
+  return { kind: 'exit', code: 2 };
 }
 
-if (require.main === module) {
-  process.exitCode = runCli(process.argv.slice(2), {
+async function main(): Promise<void> {
+  const action = parseCli(process.argv.slice(2), {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
   });
+  if (action.kind === 'exit') {
+    process.exitCode = action.code;
+    return;
+  }
+  const { startRelay } = await import('./main');
+  process.exitCode = await startRelay(process.env, version());
 }
+
+if (require.main === module) void main();

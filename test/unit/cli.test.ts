@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { runCli } from '../../src/cli';
+import { parseCli } from '../../src/cli';
 
 function capture(argv: string[]) {
   let out = '';
   let err = '';
-  const code = runCli(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
+  const action = parseCli(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code: action.kind === 'exit' ? action.code : 'start', out, err };
 }
 
 describe('outbox-relay CLI', () => {
@@ -18,6 +18,17 @@ describe('outbox-relay CLI', () => {
     const { code, out } = capture(['--help']);
     expect(code).toBe(0);
     expect(out).toMatch(/^Usage: outbox-relay/);
+  });
+
+  it('starts the relay by default and for "start"', () => {
+    expect(capture([]).code).toBe('start');
+    expect(capture(['start']).code).toBe('start');
+  });
+
+  it('refuses arguments to start: configuration is by environment', () => {
+    const { code, err } = capture(['start', '--slot', 'x']);
+    expect(code).toBe(2);
+    expect(err).toContain('environment variables');
   });
 
   it('fails on an unknown command, naming it', () => {

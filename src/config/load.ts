@@ -1,0 +1,55 @@
+import { RelayError } from '../errors';
+import type { Option } from './option';
+import { OPTIONS, type Options } from './options';
+
+type ValueOf<O> = O extends Option<infer T> ? T : never;
+
+/** The validated configuration: one frozen object, read once at start-up. */
+export type Config = Readonly<{ [K in keyof Options]: ValueOf<Options[K]> }>;
+
+/**
+ * Reads every option from `env`. All problems are collected and reported together in one
+ * CONFIG_INVALID error, so a user fixes their configuration in one go.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, option] of Object.entries(OPTIONS) as Array<[string, Option<unknown>]>) {
+    const raw = env[option.env];
+    if (raw === undefined || raw.trim() === '') {
+      if (option.fallback === undefined)
+        problems.push(`${option.env} is required: ${option.description}`);
+      else values[key] = option.fallback();
+      continue;
+    }
+    try {
+      values[key] = option.parse(raw);
+    } catch (err) {
+      // Parsers never echo a secret option's text, so the message is safe to print.
+      problems.push(`${option.env} ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (values.retryMaxMs !== undefined && values.retryInitialMs !== undefined) {
+    if ((values.retryMaxMs as number) < (values.retryInitialMs as number)) {
+      problems.push('RETRY_MAX_MS must not be smaller than RETRY_INITIAL_MS');
+    }
+  }
+  if (problems.length > 0) {
+    throw new RelayError(
+      'CONFIG_INVALID',
+      `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+  return Object.freeze(values) as Config;
+}
+
+/** The README's option table, generated from the declarations. */
+export function optionsMarkdownTable(): string {
+  const rows = Object.values(OPTIONS as Record<string, Option<unknown>>).map(
+    (o) => `| \`${o.env}\` | ${o.defaultText ?? '**required**'} | ${o.group} | ${o.description} |`,
+  );
+  return ['| variable | default | group | meaning |', '| --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  );
+}

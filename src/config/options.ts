@@ -1,0 +1,237 @@
+import { TOPIC_PLACEHOLDERS } from '../kafka/record-mapper';
+import { customOption, enumOption, intOption, stringOption } from './option';
+
+/** PostgreSQL identifiers the relay creates or names unquoted: lower case, no quoting needed. */
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function parseDatabaseUrl(raw: string): string {
+  const value = raw.trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('must be a URL like postgres://user:password@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(`must start with postgres:// or postgresql://, got ${url.protocol}//`);
+  }
+  if (url.hostname === '' && !url.searchParams.has('host')) throw new Error('must name a host');
+  return value;
+}
+
+function parseBrokers(raw: string): string[] {
+  const brokers = raw
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  if (brokers.length === 0) throw new Error('must list at least one host:port');
+  for (const broker of brokers) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(broker);
+    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      throw new Error(`"${broker}" is not host:port`);
+    }
+  }
+  return brokers;
+}
+
+function parseTable(raw: string): { schema: string; name: string } {
+  const parts = raw.trim().split('.');
+  const [schema, name] = parts.length === 1 ? ['public', parts[0]] : parts;
+  if (
+    parts.length > 2 ||
+    schema === undefined ||
+    name === undefined ||
+    !IDENTIFIER.test(schema) ||
+    !IDENTIFIER.test(name)
+  ) {
+    throw new Error(`must be [schema.]table in lower case letters, digits and _, got "${raw}"`);
+  }
+  return { schema, name };
+}
+
+function parseTopicTemplate(raw: string): string {
+  const value = raw.trim();
+  const placeholders = value.match(/\{[^}]*\}/g) ?? [];
+  const unknown = placeholders.filter(
+    (p) => !(TOPIC_PLACEHOLDERS as readonly string[]).includes(p),
+  );
+  if (unknown.length > 0) {
+    throw new Error(
+      `has unknown placeholder(s) ${unknown.join(', ')}; known: ${TOPIC_PLACEHOLDERS.join(', ')}`,
+    );
+  }
+  const sample = value.split('{aggregateType}').join('x');
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(sample)) {
+    throw new Error("outside placeholders may only use ASCII letters, digits, '.', '_' and '-'");
+  }
+  return value;
+}
+
+/**
+ * Every option the relay reads, in README order. Names follow DESIGN.md: DATABASE_URL and PG_ names,
+ * KAFKA_*, OUTBOX_*, and a few process-wide ones.
+ */
+export const OPTIONS = {
+  databaseUrl: customOption({
+    env: 'DATABASE_URL',
+    group: 'PostgreSQL',
+    description:
+      'Connection string of a role with REPLICATION (or superuser) and SELECT on the outbox table. TLS options go here too (`sslmode=...`).',
+    parse: parseDatabaseUrl,
+    secret: true,
+  }),
+  slotName: stringOption({
+    env: 'SLOT_NAME',
+    group: 'PostgreSQL',
+    description: 'Logical replication slot (plugin `pgoutput`); created on first start if missing.',
+    default: 'outbox_relay',
+    pattern: IDENTIFIER,
+    expected: 'a lower-case identifier (letters, digits, _; at most 63)',
+  }),
+  publicationName: stringOption({
+    env: 'PUBLICATION_NAME',
+    group: 'PostgreSQL',
+    description:
+      "Publication the slot decodes; created on first start if missing, for the outbox table only, with `publish = 'insert'`.",
+    default: 'outbox_relay',
+    pattern: IDENTIFIER,
+    expected: 'a lower-case identifier (letters, digits, _; at most 63)',
+  }),
+  outboxTable: customOption({
+    env: 'OUTBOX_TABLE',
+    group: 'Outbox',
+    description:
+      'The outbox table, `[schema.]table`. Needs the columns `id`, `aggregatetype`, `aggregateid`, `type`, `payload` (Debezium layout).',
+    parse: parseTable,
+    default: { schema: 'public', name: 'outbox' },
+    defaultText: '`public.outbox`',
+  }),
+  kafkaBrokers: customOption({
+    env: 'KAFKA_BROKERS',
+    group: 'Kafka',
+    description: 'Bootstrap brokers, comma-separated `host:port`.',
+    parse: parseBrokers,
+  }),
+  kafkaClientId: stringOption({
+    env: 'KAFKA_CLIENT_ID',
+    group: 'Kafka',
+    description: 'Client id the producer presents to the brokers.',
+    default: 'outbox-relay',
+  }),
+  topicTemplate: customOption({
+    env: 'TOPIC_TEMPLATE',
+    group: 'Kafka',
+    description: "Topic for each event; `{aggregateType}` is replaced by the row's aggregate type.",
+    parse: parseTopicTemplate,
+    default: 'outbox.event.{aggregateType}',
+  }),
+  topicPartitions: intOption({
+    env: 'TOPIC_PARTITIONS',
+    group: 'Kafka',
+    description:
+      'Partitions of topics the relay creates when they do not exist yet (existing topics are left alone).',
+    default: 6,
+    min: 1,
+    max: 10_000,
+  }),
+  topicReplicationFactor: intOption({
+    env: 'TOPIC_REPLICATION_FACTOR',
+    group: 'Kafka',
+    description:
+      "Replication factor of topics the relay creates; `-1` uses the broker's `default.replication.factor`.",
+    default: -1,
+    min: -1,
+    max: 100,
+  }),
+  maxInFlightEvents: intOption({
+    env: 'MAX_IN_FLIGHT_EVENTS',
+    group: 'Flow control',
+    description:
+      'Events read from the WAL and not yet acknowledged by Kafka; at this bound the replication stream is paused. Also bounds the duplicates a crash can cause.',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+  }),
+  maxInFlightBytes: intOption({
+    env: 'MAX_IN_FLIGHT_BYTES',
+    group: 'Flow control',
+    description:
+      'Bytes of events in flight (as decoded from the WAL); at this bound the stream is paused.',
+    default: 64 * 1024 * 1024,
+    min: 1024,
+    max: 8 * 1024 * 1024 * 1024,
+  }),
+  kafkaBatchMaxEvents: intOption({
+    env: 'KAFKA_BATCH_MAX_EVENTS',
+    group: 'Flow control',
+    description:
+      'Most events in one produce request. One request is in flight at a time, so per-key order holds across retries.',
+    default: 5_000,
+    min: 1,
+    max: 1_000_000,
+  }),
+  retryInitialMs: intOption({
+    env: 'RETRY_INITIAL_MS',
+    group: 'Flow control',
+    description:
+      'First delay before retrying a failed Kafka send or PostgreSQL connection; doubles each attempt, with jitter.',
+    default: 250,
+    min: 1,
+    max: 600_000,
+  }),
+  retryMaxMs: intOption({
+    env: 'RETRY_MAX_MS',
+    group: 'Flow control',
+    description:
+      'Cap on the retry delay. Retries go on until the failure clears (or a fatal error).',
+    default: 30_000,
+    min: 1,
+    max: 3_600_000,
+  }),
+  standbyStatusIntervalMs: intOption({
+    env: 'STANDBY_STATUS_INTERVAL_MS',
+    group: 'Flow control',
+    description:
+      "Interval of standby status updates (the confirmed LSN) to PostgreSQL when nothing else prompts one; keep it under the server's `wal_sender_timeout`.",
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+  }),
+  startupTimeoutMs: intOption({
+    env: 'STARTUP_TIMEOUT_MS',
+    group: 'Process',
+    description:
+      'How long start-up keeps retrying an unreachable PostgreSQL or Kafka before it exits with an error. Once streaming, outages are retried without limit.',
+    default: 60_000,
+    min: 0,
+    max: 3_600_000,
+  }),
+  slotRetryIntervalMs: intOption({
+    env: 'SLOT_RETRY_INTERVAL_MS',
+    group: 'Process',
+    description:
+      'While another instance holds the slot, this instance waits as a standby and tries again at this interval.',
+    default: 5_000,
+    min: 100,
+    max: 600_000,
+  }),
+  shutdownTimeoutMs: intOption({
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    group: 'Process',
+    description:
+      'On SIGTERM/SIGINT, how long to wait for in-flight events to be acknowledged before exiting.',
+    default: 30_000,
+    min: 0,
+    max: 3_600_000,
+  }),
+  logLevel: enumOption({
+    env: 'LOG_LEVEL',
+    group: 'Process',
+    description:
+      'pino log level. `info` shows lifecycle; `trace` shows every event (ids, never payloads).',
+    default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+  }),
+};
+
+export type Options = typeof OPTIONS;

@@ -1,0 +1,53 @@
+/** What went wrong, as a stable code operators can search for and alert on. */
+export type RelayErrorCode =
+  | 'CONFIG_INVALID'
+  | 'PG_UNREACHABLE'
+  | 'PG_WAL_LEVEL'
+  | 'PG_PERMISSION'
+  | 'OUTBOX_TABLE_MISSING'
+  | 'OUTBOX_COLUMNS_MISSING'
+  | 'PUBLICATION_INVALID'
+  | 'SLOT_INVALID'
+  | 'SLOT_IN_USE'
+  | 'SLOT_DROPPED'
+  | 'REPLICATION_PROTOCOL'
+  | 'REPLICATION_LOST'
+  | 'KAFKA_SEND'
+  | 'KAFKA_TOPIC'
+  | 'EVENT_INVALID'
+  | 'SHUTDOWN_TIMEOUT';
+
+export interface RelayErrorOptions {
+  /** True when trying again later may succeed (network, broker outage, busy slot). */
+  retriable?: boolean;
+  cause?: unknown;
+  /** What an operator needs to act: slot, table, topic, LSN, ... */
+  context?: Record<string, string | number | bigint | boolean | undefined>;
+}
+
+/** The one error type the relay raises; the message says what is wrong and what to do. */
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+  readonly retriable: boolean;
+  readonly context: Readonly<Record<string, string | number | bigint | boolean | undefined>>;
+
+  constructor(
+    readonly code: RelayErrorCode,
+    message: string,
+    options: RelayErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.retriable = options.retriable ?? false;
+    this.context = Object.freeze({ ...options.context });
+  }
+}
+
+export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayError {
+  return err instanceof RelayError && (code === undefined || err.code === code);
+}
+
+/** A readable one-line description of anything thrown. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err);
+}

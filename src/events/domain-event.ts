@@ -1,0 +1,30 @@
+import type { Lsn } from '../replication/lsn';
+
+/** Where an event came from in the WAL. */
+export interface EventSource {
+  /** Schema-qualified outbox table. */
+  table: string;
+  xid: number;
+  /** LSN of the transaction's commit record. */
+  commitLsn: Lsn;
+  /** Commit time in microseconds since the Unix epoch (full precision; `occurredAt` is ms). */
+  commitTimeUs: bigint;
+}
+
+/**
+ * A domain event as the outbox row states it, with nothing broker-specific: the Kafka stage maps
+ * it to a record (topic, key, headers, value); another broker would map it differently.
+ */
+export interface DomainEvent {
+  /** Event id, stable across redelivery: consumers drop duplicates by it. */
+  id: string;
+  aggregateType: string;
+  aggregateId: string;
+  type: string;
+  /** The payload as stored (JSON text bytes), or null. */
+  payload: Buffer | null;
+  occurredAt: Date;
+  /** Extra context such as correlation id or traceparent. */
+  metadata: Readonly<Record<string, string>>;
+  source: EventSource;
+}

@@ -1,0 +1,187 @@
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { RelayError } from '../errors';
+import { backoffDelay, sleep } from '../retry/backoff';
+import { isRetriableKafkaError, kafkaErrorType } from './errors';
+import type { KafkaRecord } from './record-mapper';
+import type { TopicCreator } from './topics';
+
+export interface PublisherOptions {
+  batchMaxEvents: number;
+  batchMaxBytes: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
+export interface PublisherCallbacks<T> {
+  /** The broker acknowledged (acks=all) these items, in the order they were enqueued. */
+  onAcked(tokens: T[]): void;
+  /** A failure that retrying cannot fix; the publisher has stopped. */
+  onFatal(err: RelayError): void;
+}
+
+interface Item<T> {
+  record: KafkaRecord;
+  bytes: number;
+  token: T;
+}
+
+/** Approximate size of a record on the wire, to keep each request under the broker's limits. */
+export function recordBytes(record: KafkaRecord): number {
+  let size = 70 + Buffer.byteLength(record.key) + (record.value?.length ?? 0) + record.topic.length;
+  for (const name in record.headers)
+    size += name.length + Buffer.byteLength(record.headers[name]!) + 4;
+  return size;
+}
+
+/**
+ * Sends records to Kafka in batches with exactly one produce request in flight. With one
+ * request at a time, a retried batch can never overtake a later one, so per-partition (and thus
+ * per-aggregate) order holds across retries; the idempotent producer keeps broker-side retries
+ * from duplicating. Meanwhile new records queue up and form the next batch.
+ */
+export class KafkaPublisher<T> {
+  private queue: Array<Item<T>> = [];
+  private sending = false;
+  private stopped = false;
+  private failing = false;
+  private readonly abort = new AbortController();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly topics: TopicCreator,
+    private readonly options: PublisherOptions,
+    private readonly callbacks: PublisherCallbacks<T>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Events queued or in the request in flight. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** True while sends fail and are being retried (for health reporting). */
+  get isFailing(): boolean {
+    return this.failing;
+  }
+
+  enqueue(record: KafkaRecord, bytes: number, token: T): void {
+    if (this.stopped) return;
+    this.queue.push({ record, bytes, token });
+    if (!this.sending) void this.pump();
+  }
+
+  /** Drops queued items that are not in the request in flight; returns how many. */
+  discardQueued(): number {
+    const start = this.sending ? this.inFlightCount : 0;
+    const dropped = this.queue.length - start;
+    this.queue.length = start;
+    return dropped;
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  whenIdle(): Promise<void> {
+    if (!this.sending && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops sending: the request in flight finishes (or its retry loop ends); nothing new starts. */
+  stop(): void {
+    this.stopped = true;
+    this.abort.abort();
+  }
+
+  private inFlightCount = 0;
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (!this.stopped && this.queue.length > 0) {
+        let count = 0;
+        let bytes = 0;
+        const max = Math.min(this.options.batchMaxEvents, this.queue.length);
+        while (count < max) {
+          const next = this.queue[count]!.bytes;
+          if (count > 0 && bytes + next > this.options.batchMaxBytes) break;
+          bytes += next;
+          count++;
+        }
+        this.inFlightCount = count;
+        const batch = this.queue.slice(0, count);
+        const sent = await this.sendWithRetry(batch, bytes);
+        this.inFlightCount = 0;
+        if (!sent) return;
+        this.queue.splice(0, count);
+        this.callbacks.onAcked(batch.map((item) => item.token));
+      }
+    } finally {
+      this.sending = false;
+      this.inFlightCount = 0;
+      if (this.queue.length === 0 || this.stopped) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+  }
+
+  private async sendWithRetry(batch: Array<Item<T>>, bytes: number): Promise<boolean> {
+    const byTopic = new Map<string, Message[]>();
+    for (const { record } of batch) {
+      let messages = byTopic.get(record.topic);
+      if (messages === undefined) byTopic.set(record.topic, (messages = []));
+      messages.push({
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        timestamp: record.timestamp,
+      });
+    }
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.topics.ensure(byTopic.keys());
+        await this.producer.sendBatch({
+          topicMessages,
+          acks: -1,
+          compression: CompressionTypes.None,
+        });
+        if (this.failing) this.log.info({ attempts: attempt }, 'Kafka send succeeded again');
+        this.failing = false;
+        return true;
+      } catch (err) {
+        if (!isRetriableKafkaError(err)) {
+          this.stop();
+          this.callbacks.onFatal(
+            new RelayError(
+              'KAFKA_SEND',
+              `Kafka rejected a batch and retrying cannot help (${kafkaErrorType(err) ?? 'error'}: ${(err as Error).message})`,
+              {
+                cause: err,
+                context: { topics: [...byTopic.keys()].join(','), events: batch.length },
+              },
+            ),
+          );
+          return false;
+        }
+        if (this.stopped) return false;
+        this.failing = true;
+        const delayMs = backoffDelay(attempt, this.options.retryInitialMs, this.options.retryMaxMs);
+        this.log.warn(
+          {
+            attempt,
+            delayMs,
+            events: batch.length,
+            bytes,
+            topics: [...byTopic.keys()],
+            error: (err as Error).message,
+          },
+          'Kafka send failed; retrying the same batch (nothing is confirmed to PostgreSQL meanwhile)',
+        );
+        await sleep(delayMs, this.abort.signal);
+        if (this.stopped) return false;
+      }
+    }
+  }
+}

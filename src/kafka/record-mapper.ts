@@ -1,0 +1,58 @@
+import type { DomainEvent } from '../events/domain-event';
+
+/** One Kafka record, as the producer sends it. */
+export interface KafkaRecord {
+  topic: string;
+  /** The aggregate id: the key Kafka partitions by, so one aggregate stays in one partition. */
+  key: string;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** Milliseconds since the epoch, as a string (kafkajs' form). */
+  timestamp: string;
+}
+
+export const TOPIC_PLACEHOLDERS = ['{aggregateType}'] as const;
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Why a topic name is not one Kafka accepts, or undefined when it is fine. */
+export function topicProblem(topic: string): string | undefined {
+  if (topic === '.' || topic === '..') return `"${topic}" is reserved`;
+  if (!LEGAL_TOPIC.test(topic)) {
+    return `"${topic}" must be 1-249 characters of ASCII letters, digits, '.', '_' or '-'`;
+  }
+  return undefined;
+}
+
+export type MappedRecord = { ok: true; record: KafkaRecord } | { ok: false; topicProblem: string };
+
+/** Maps DomainEvents to Kafka records: topic from the template, key = aggregate id. */
+export class RecordMapper {
+  private readonly topics = new Map<string, string>();
+
+  constructor(private readonly topicTemplate: string) {}
+
+  topicFor(event: DomainEvent): string {
+    let topic = this.topics.get(event.aggregateType);
+    if (topic === undefined) {
+      topic = this.topicTemplate.split('{aggregateType}').join(event.aggregateType);
+      if (this.topics.size < 10_000) this.topics.set(event.aggregateType, topic);
+    }
+    return topic;
+  }
+
+  map(event: DomainEvent): MappedRecord {
+    const topic = this.topicFor(event);
+    const problem = topicProblem(topic);
+    if (problem !== undefined) return { ok: false, topicProblem: problem };
+    return {
+      ok: true,
+      record: {
+        topic,
+        key: event.aggregateId,
+        value: event.payload,
+        headers: { id: event.id, type: event.type },
+        timestamp: String(event.occurredAt.getTime()),
+      },
+    };
+  }
+}

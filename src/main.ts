@@ -1,0 +1,79 @@
+import { Kafka } from 'kafkajs';
+import { loadConfig } from './config/load';
+import { describeError, isRelayError } from './errors';
+import { createLogger, kafkaLogCreator } from './logger';
+import { describeDatabase } from './redact';
+import { Relay } from './relay/relay';
+
+/** Exit codes: documented in the README's operations section. */
+export const EXIT = { OK: 0, FATAL: 1, CONFIG: 2 } as const;
+
+/**
+ * Composition root: the only place that reads the environment and builds the network adapters.
+ * Returns the process exit code.
+ */
+export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
+    return EXIT.CONFIG;
+  }
+  const log = createLogger(config.logLevel);
+  log.info(
+    {
+      version,
+      database: describeDatabase(config.databaseUrl),
+      brokers: config.kafkaBrokers,
+      table: `${config.outboxTable.schema}.${config.outboxTable.name}`,
+      slot: config.slotName,
+      publication: config.publicationName,
+      topicTemplate: config.topicTemplate,
+    },
+    'starting',
+  );
+  const kafka = new Kafka({
+    clientId: config.kafkaClientId,
+    brokers: config.kafkaBrokers,
+    logCreator: kafkaLogCreator(log),
+    connectionTimeout: 5_000,
+  });
+  const relay = new Relay(config, kafka, log);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn(
+        { signal },
+        'second signal: exiting now without waiting (unconfirmed events are published again on restart)',
+      );
+      process.exit(EXIT.FATAL);
+    }
+    log.info({ signal }, 'shutdown requested');
+    relay.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await relay.run();
+    log.info('stopped');
+    return EXIT.OK;
+  } catch (err) {
+    if (isRelayError(err)) log.fatal({ code: err.code, ...stringify(err.context) }, err.message);
+    else log.fatal({ err }, describeError(err));
+    return EXIT.FATAL;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+function stringify(
+  context: Readonly<Record<string, string | number | bigint | boolean | undefined>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(context))
+    if (value !== undefined) out[key] = String(value);
+  return out;
+}

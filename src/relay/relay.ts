@@ -1,0 +1,410 @@
+import { Client } from 'pg';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load';
+import { describeError, isRelayError, RelayError } from '../errors';
+import { DEBEZIUM_COLUMNS } from '../events/outbox-mapper';
+import { KafkaPublisher } from '../kafka/publisher';
+import { RecordMapper } from '../kafka/record-mapper';
+import { TopicCreator } from '../kafka/topics';
+import { formatLsn } from '../replication/lsn';
+import { preflight } from '../replication/preflight';
+import { ReplicationStream } from '../replication/replication-stream';
+import { describeDatabase } from '../redact';
+import { backoffDelay, sleep } from '../retry/backoff';
+import { checkSource } from './source-check';
+import { StreamSession, type EventToken } from './session';
+
+/** Progress line at info level, so an operator sees the relay moving without trace logs. */
+const PROGRESS_LOG_INTERVAL_MS = 60_000;
+/** How often the relay checks that its table, slot and role are still usable. */
+const SOURCE_CHECK_INTERVAL_MS = 15_000;
+/** Kafka requests stay below the broker's default message.max.bytes (1 MiB) per partition. */
+const BATCH_MAX_BYTES = 900_000;
+
+type Interrupt =
+  { kind: 'stop' } | { kind: 'fatal'; error: RelayError } | { kind: 'session'; error: RelayError };
+
+/**
+ * The relay's lifecycle: start-up checks, one streaming session at a time (reconnecting with
+ * backoff, waiting as a standby while another instance holds the slot), and graceful shutdown.
+ */
+export class Relay {
+  private stopping = false;
+  private readonly stopSignal = new AbortController();
+  private wake: ((interrupt: Interrupt) => void) | undefined;
+  private pendingInterrupt: Interrupt | undefined;
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly kafka: Kafka,
+    private readonly log: Logger,
+  ) {}
+
+  /** Asks the relay to stop: finish in-flight events (bounded), confirm, close. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopSignal.abort();
+    this.interrupt({ kind: 'stop' });
+  }
+
+  /** Runs until stopped (resolves) or an unrecoverable error (rejects with a RelayError). */
+  async run(): Promise<void> {
+    const deadline = Date.now() + this.config.startupTimeoutMs;
+    const slot = await this.retryUntil(deadline, 'PostgreSQL', () =>
+      this.withSql((sql) =>
+        preflight(sql, this.preflightOptions(true), this.log.child({ module: 'preflight' })),
+      ),
+    );
+    if (slot === undefined) return;
+    this.log.info(
+      {
+        slot: this.config.slotName,
+        publication: this.config.publicationName,
+        confirmedLsn: formatLsn(slot.confirmedFlushLsn),
+      },
+      'preflight passed',
+    );
+    const connected = await this.retryUntil(deadline, 'Kafka', () => this.connectKafka());
+    if (connected === undefined) return this.disconnectKafka();
+    const publisher = new KafkaPublisher<EventToken>(
+      this.producer!,
+      new TopicCreator(
+        this.admin!,
+        {
+          partitions: this.config.topicPartitions,
+          replicationFactor: this.config.topicReplicationFactor,
+        },
+        this.log.child({ module: 'topics' }),
+      ),
+      {
+        batchMaxEvents: this.config.kafkaBatchMaxEvents,
+        batchMaxBytes: BATCH_MAX_BYTES,
+        retryInitialMs: this.config.retryInitialMs,
+        retryMaxMs: this.config.retryMaxMs,
+      },
+      {
+        onAcked: (tokens) => {
+          const session = tokens[0]?.session;
+          if (session !== undefined) session.acked(tokens);
+        },
+        onFatal: (error) => this.interrupt({ kind: 'fatal', error }),
+      },
+      this.log.child({ module: 'publisher' }),
+    );
+    try {
+      await this.streamUntilStopped(publisher);
+    } finally {
+      publisher.stop();
+      await this.disconnectKafka();
+    }
+  }
+
+  private async streamUntilStopped(publisher: KafkaPublisher<EventToken>): Promise<void> {
+    const records = new RecordMapper(this.config.topicTemplate);
+    let attempt = 0;
+    let standby = false;
+    while (!this.stopping) {
+      let session: StreamSession | undefined;
+      let stream: ReplicationStream | undefined;
+      const timers: NodeJS.Timeout[] = [];
+      try {
+        const slot = await this.withSql((sql) =>
+          preflight(sql, this.preflightOptions(false), this.log.child({ module: 'preflight' })),
+        );
+        const log = this.log.child({ module: 'stream' });
+        session = new StreamSession(
+          slot.confirmedFlushLsn,
+          {
+            table: this.config.outboxTable,
+            columns: DEBEZIUM_COLUMNS,
+            maxInFlightEvents: this.config.maxInFlightEvents,
+            maxInFlightBytes: this.config.maxInFlightBytes,
+          },
+          records,
+          publisher,
+          log,
+        );
+        const current = session;
+        stream = await ReplicationStream.start(
+          {
+            databaseUrl: this.config.databaseUrl,
+            slotName: this.config.slotName,
+            publicationName: this.config.publicationName,
+          },
+          current.handle,
+          log,
+        );
+        current.attach(stream);
+        current.onFailure((error) =>
+          this.interrupt({ kind: error.retriable ? 'session' : 'fatal', error }),
+        );
+        stream.finished.then(
+          () =>
+            this.interrupt({
+              kind: 'session',
+              error: new RelayError('REPLICATION_LOST', 'the server ended the replication stream', {
+                retriable: true,
+              }),
+            }),
+          (error: unknown) =>
+            this.interrupt({
+              kind: isRelayError(error) && !error.retriable ? 'fatal' : 'session',
+              error: isRelayError(error)
+                ? error
+                : new RelayError('REPLICATION_LOST', describeError(error), {
+                    retriable: true,
+                    cause: error,
+                  }),
+            }),
+        );
+        this.log.info(
+          {
+            slot: this.config.slotName,
+            publication: this.config.publicationName,
+            startLsn: formatLsn(slot.confirmedFlushLsn),
+            tookOver: standby,
+          },
+          standby ? 'slot is free: this instance is now active and streaming' : 'streaming',
+        );
+        standby = false;
+        attempt = 0;
+        timers.push(
+          setInterval(() => current.sendStatus(true), this.config.standbyStatusIntervalMs),
+        );
+        timers.push(
+          setInterval(
+            () =>
+              this.log.info(
+                {
+                  confirmedLsn: formatLsn(current.confirmed),
+                  eventsRead: current.eventsRead,
+                  inFlight: current.inFlight,
+                },
+                'progress',
+              ),
+            PROGRESS_LOG_INTERVAL_MS,
+          ),
+        );
+        timers.push(setInterval(() => void this.checkSource(current), SOURCE_CHECK_INTERVAL_MS));
+
+        const interrupt = await this.nextInterrupt();
+        if (interrupt.kind === 'stop') {
+          await this.drain(current, publisher);
+          return;
+        }
+        if (interrupt.kind === 'fatal') throw interrupt.error;
+        throw interrupt.error;
+      } catch (err) {
+        if (this.stopping) return;
+        const error = isRelayError(err)
+          ? err
+          : new RelayError('REPLICATION_LOST', describeError(err), { retriable: true, cause: err });
+        if (!error.retriable) throw error;
+        if (error.code === 'SLOT_IN_USE') {
+          if (!standby)
+            this.log.info(
+              { slot: this.config.slotName, retryMs: this.config.slotRetryIntervalMs },
+              `${error.message}; waiting as a standby`,
+            );
+          standby = true;
+          await sleep(this.config.slotRetryIntervalMs, this.stopSignal.signal);
+          continue;
+        }
+        attempt++;
+        const delayMs = backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
+        this.log.warn(
+          { code: error.code, attempt, delayMs, dropped: publisher.discardQueued() },
+          `${error.message}; reconnecting and resuming from the slot's confirmed position`,
+        );
+        await sleep(delayMs, this.stopSignal.signal);
+      } finally {
+        for (const timer of timers) clearInterval(timer);
+        session?.end();
+        await stream?.close();
+        this.pendingInterrupt = undefined;
+      }
+    }
+  }
+
+  /** Shutdown: stop reading, wait (bounded) for Kafka to acknowledge what is in flight, confirm. */
+  private async drain(
+    session: StreamSession,
+    publisher: KafkaPublisher<EventToken>,
+  ): Promise<void> {
+    session.stopReading();
+    const pending = session.inFlight.events;
+    this.log.info(
+      { inFlight: pending, timeoutMs: this.config.shutdownTimeoutMs },
+      'stopping: waiting for in-flight events',
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      publisher.whenIdle().then(() => true),
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(false), this.config.shutdownTimeoutMs)),
+      ),
+    ]);
+    clearTimeout(timer);
+    session.sendStatus(true);
+    this.log.info({ confirmedLsn: formatLsn(session.confirmed) }, 'final position confirmed');
+    if (!drained) {
+      throw new RelayError(
+        'SHUTDOWN_TIMEOUT',
+        `shutdown timed out after ${this.config.shutdownTimeoutMs} ms with ${session.inFlight.events} events not acknowledged by Kafka; they were not confirmed and will be published again on the next start`,
+      );
+    }
+  }
+
+  private async checkSource(session: StreamSession): Promise<void> {
+    try {
+      const problem = await this.withSql((sql) => checkSource(sql, this.config));
+      if (problem !== undefined) this.interrupt({ kind: 'fatal', error: problem });
+    } catch (err) {
+      // The database being unreachable is the stream's business (it reconnects); only log here.
+      this.log.debug(
+        { err: describeError(err), confirmedLsn: formatLsn(session.confirmed) },
+        'source check skipped',
+      );
+    }
+  }
+
+  private interrupt(interrupt: Interrupt): void {
+    if (this.wake !== undefined) {
+      const wake = this.wake;
+      this.wake = undefined;
+      wake(interrupt);
+    } else if (this.pendingInterrupt === undefined || interrupt.kind !== 'session') {
+      this.pendingInterrupt = interrupt;
+    }
+  }
+
+  private nextInterrupt(): Promise<Interrupt> {
+    if (this.stopping) return Promise.resolve({ kind: 'stop' });
+    if (this.pendingInterrupt !== undefined) {
+      const pending = this.pendingInterrupt;
+      this.pendingInterrupt = undefined;
+      return Promise.resolve(pending);
+    }
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private preflightOptions(createSlot: boolean) {
+    return {
+      table: this.config.outboxTable,
+      columns: DEBEZIUM_COLUMNS,
+      publicationName: this.config.publicationName,
+      slotName: this.config.slotName,
+      createSlot,
+    };
+  }
+
+  private async withSql<T>(fn: (sql: Client) => Promise<T>): Promise<T> {
+    const sql = new Client({
+      connectionString: this.config.databaseUrl,
+      connectionTimeoutMillis: 10_000,
+    });
+    sql.on('error', () => undefined);
+    try {
+      await sql.connect();
+    } catch (err) {
+      throw pgConnectError(err, this.config.databaseUrl);
+    }
+    try {
+      return await fn(sql);
+    } finally {
+      await sql.end().catch(() => undefined);
+    }
+  }
+
+  private async connectKafka(): Promise<true> {
+    this.producer ??= this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: {
+        retries: 5,
+        initialRetryTime: this.config.retryInitialMs,
+        maxRetryTime: this.config.retryMaxMs,
+      },
+    });
+    this.admin ??= this.kafka.admin();
+    try {
+      await this.producer.connect();
+      await this.admin.connect();
+    } catch (err) {
+      throw new RelayError(
+        'KAFKA_SEND',
+        `cannot connect to Kafka at ${this.config.kafkaBrokers.join(',')}: ${describeError(err)}`,
+        {
+          retriable: true,
+          cause: err,
+        },
+      );
+    }
+    return true;
+  }
+
+  private async disconnectKafka(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  /** Start-up: retries retriable failures until the deadline, then fails with the last error. */
+  private async retryUntil<T>(
+    deadline: number,
+    what: string,
+    fn: () => Promise<T>,
+  ): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const error = isRelayError(err)
+          ? err
+          : new RelayError('PG_UNREACHABLE', describeError(err), { cause: err });
+        if (!error.retriable || Date.now() >= deadline) throw error;
+        const delayMs = Math.min(
+          backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs),
+          Math.max(deadline - Date.now(), 0),
+        );
+        this.log.warn(
+          { code: error.code, attempt, delayMs },
+          `${what} not ready at start-up: ${error.message}; retrying`,
+        );
+        await sleep(delayMs, this.stopSignal.signal);
+        if (this.stopping) return undefined;
+      }
+    }
+  }
+}
+
+/** Network failures are retriable; wrong password or database are not. */
+function pgConnectError(err: unknown, url: string): RelayError {
+  const code = (err as { code?: unknown }).code;
+  const where = describeDatabase(url);
+  const message = describeError(err);
+  if (code === '28P01' || code === '28000') {
+    return new RelayError(
+      'PG_PERMISSION',
+      `PostgreSQL at ${where} rejected the credentials: ${message}; check DATABASE_URL and pg_hba.conf`,
+      { cause: err },
+    );
+  }
+  if (code === '3D000') {
+    return new RelayError(
+      'PG_UNREACHABLE',
+      `PostgreSQL at ${where}: ${message}; check the database name in DATABASE_URL`,
+      { cause: err },
+    );
+  }
+  return new RelayError('PG_UNREACHABLE', `cannot connect to PostgreSQL at ${where}: ${message}`, {
+    retriable: true,
+    cause: err,
+  });
+}

@@ -1,0 +1,243 @@
+import type { Logger } from 'pino';
+import { AckTracker, type TrackedTransaction } from '../ack/ack-tracker';
+import { RelayError } from '../errors';
+import { OutboxMapper, type OutboxColumns, type OutboxTable } from '../events/outbox-mapper';
+import type { KafkaPublisher } from '../kafka/publisher';
+import { recordBytes } from '../kafka/publisher';
+import type { RecordMapper } from '../kafka/record-mapper';
+import { formatLsn, type Lsn } from '../replication/lsn';
+import { decodePgoutput } from '../replication/pgoutput-decoder';
+import { pgTimestampToUnixMicros, type ReplicationMessage } from '../replication/protocol';
+import type { ReplicationStream } from '../replication/replication-stream';
+
+/** What the publisher carries for each event, to find its way back to its transaction. */
+export interface EventToken {
+  session: StreamSession;
+  txn: TrackedTransaction;
+  bytes: number;
+}
+
+export interface SessionOptions {
+  table: OutboxTable;
+  columns: OutboxColumns;
+  maxInFlightEvents: number;
+  maxInFlightBytes: number;
+}
+
+interface OpenTransaction {
+  xid: number;
+  commitLsn: Lsn;
+  commitTimeUs: bigint;
+  tracked: TrackedTransaction;
+}
+
+/**
+ * One replication connection's worth of streaming: decodes pgoutput, turns outbox inserts into
+ * records for the publisher, applies back-pressure, and confirms what Kafka acknowledged. A new
+ * session (after a reconnect) starts from the slot's confirmed position with fresh state; acks
+ * that arrive for an ended session are ignored.
+ */
+export class StreamSession {
+  private readonly tracker: AckTracker;
+  private readonly mapper: OutboxMapper;
+  private open: OpenTransaction | undefined;
+  private inFlightEvents = 0;
+  private inFlightBytes = 0;
+  private lastSentLsn: Lsn = -1n;
+  private stream: ReplicationStream | undefined;
+  private ended = false;
+  private reading = true;
+  private failure: RelayError | undefined;
+  private failureListener: ((err: RelayError) => void) | undefined;
+  /** Events read in this session, for logs. */
+  eventsRead = 0;
+
+  constructor(
+    startLsn: Lsn,
+    private readonly options: SessionOptions,
+    private readonly records: RecordMapper,
+    private readonly publisher: KafkaPublisher<EventToken>,
+    private readonly log: Logger,
+  ) {
+    this.tracker = new AckTracker(startLsn);
+    this.mapper = new OutboxMapper(options.table, options.columns);
+  }
+
+  get confirmed(): Lsn {
+    return this.tracker.confirmed;
+  }
+
+  get inFlight(): { events: number; bytes: number } {
+    return { events: this.inFlightEvents, bytes: this.inFlightBytes };
+  }
+
+  attach(stream: ReplicationStream): void {
+    this.stream = stream;
+    this.sendStatus(true);
+  }
+
+  /** Called with the first unrecoverable error this session meets. */
+  onFailure(listener: (err: RelayError) => void): void {
+    this.failureListener = listener;
+    if (this.failure !== undefined) listener(this.failure);
+  }
+
+  /** Stops taking input (shutdown): new messages are ignored and the stream stays paused. */
+  stopReading(): void {
+    this.reading = false;
+    this.stream?.pause();
+  }
+
+  /** The session is over: late acknowledgements no longer count. */
+  end(): void {
+    this.ended = true;
+    this.reading = false;
+  }
+
+  /** Sends the confirmed position (always; PostgreSQL also reads it as a sign of life). */
+  sendStatus(force = false): void {
+    const confirmed = this.tracker.confirmed;
+    if (this.stream === undefined || this.ended) return;
+    if (!force && confirmed === this.lastSentLsn) return;
+    this.stream.sendStatus(confirmed);
+    if (confirmed !== this.lastSentLsn) {
+      this.log.debug({ confirmedLsn: formatLsn(confirmed) }, 'confirmed position sent');
+    }
+    this.lastSentLsn = confirmed;
+  }
+
+  /** Handles one message from the replication stream, in stream order. */
+  handle = (message: ReplicationMessage): void => {
+    if (!this.reading || this.failure !== undefined) return;
+    try {
+      if (message.kind === 'keepalive') {
+        if (this.tracker.idleAt(message.walEnd) !== undefined || message.replyRequested)
+          this.sendStatus(true);
+        return;
+      }
+      this.handleData(message.data);
+    } catch (err) {
+      this.fail(
+        err instanceof RelayError
+          ? err
+          : new RelayError(
+              'REPLICATION_PROTOCOL',
+              `cannot decode the replication stream: ${(err as Error).message}`,
+              {
+                cause: err,
+              },
+            ),
+      );
+    }
+  };
+
+  /** The publisher's acknowledgement for tokens of this session. */
+  acked(tokens: EventToken[]): void {
+    if (this.ended) return;
+    let advanced = false;
+    for (const token of tokens) {
+      this.inFlightEvents--;
+      this.inFlightBytes -= token.bytes;
+      if (this.tracker.ack(token.txn) !== undefined) advanced = true;
+    }
+    if (advanced) this.sendStatus();
+    if (
+      this.reading &&
+      this.stream?.isPaused === true &&
+      this.inFlightEvents <= this.options.maxInFlightEvents / 2 &&
+      this.inFlightBytes <= this.options.maxInFlightBytes / 2
+    ) {
+      this.stream.resume();
+    }
+  }
+
+  private handleData(data: Buffer): void {
+    const message = decodePgoutput(data);
+    switch (message.tag) {
+      case 'begin':
+        this.open = {
+          xid: message.xid,
+          commitLsn: message.finalLsn,
+          commitTimeUs: pgTimestampToUnixMicros(message.commitTime),
+          tracked: this.tracker.begin(message.xid),
+        };
+        return;
+      case 'commit':
+        this.open = undefined;
+        if (this.tracker.commit(message.endLsn) !== undefined) this.sendStatus();
+        return;
+      case 'relation':
+        this.mapper.onRelation(message);
+        return;
+      case 'insert':
+        this.onInsert(message, data.length);
+        return;
+      default:
+        // Updates and deletes of outbox rows (e.g. insert-then-delete to keep the table empty),
+        // truncates, types, origins and messages carry no new events.
+        return;
+    }
+  }
+
+  private onInsert(message: Parameters<OutboxMapper['onInsert']>[0], size: number): void {
+    const txn = this.open;
+    if (txn === undefined) throw new Error('insert outside a transaction');
+    const mapped = this.mapper.onInsert(message, {
+      xid: txn.xid,
+      commitLsn: txn.commitLsn,
+      commitTimeUs: txn.commitTimeUs,
+    });
+    if (mapped === undefined) return;
+    if (!mapped.ok) {
+      const { invalid } = mapped;
+      throw new RelayError('EVENT_INVALID', `${invalid.message}; nothing after it is confirmed`, {
+        context: {
+          reason: invalid.reason,
+          id: invalid.row.id ?? undefined,
+          lsn: formatLsn(txn.commitLsn),
+        },
+      });
+    }
+    const { event } = mapped;
+    const result = this.records.map(event);
+    if (!result.ok) {
+      throw new RelayError('KAFKA_TOPIC', `event ${event.id}: topic ${result.topicProblem}`, {
+        context: {
+          id: event.id,
+          aggregateType: event.aggregateType,
+          lsn: formatLsn(txn.commitLsn),
+        },
+      });
+    }
+    const bytes = Math.max(size, recordBytes(result.record));
+    this.tracker.addEvent();
+    this.inFlightEvents++;
+    this.inFlightBytes += bytes;
+    this.eventsRead++;
+    if (this.log.isLevelEnabled('trace')) {
+      this.log.trace(
+        {
+          id: event.id,
+          type: event.type,
+          aggregateId: event.aggregateId,
+          topic: result.record.topic,
+          lsn: formatLsn(txn.commitLsn),
+        },
+        'event read',
+      );
+    }
+    this.publisher.enqueue(result.record, bytes, { session: this, txn: txn.tracked, bytes });
+    if (
+      this.inFlightEvents >= this.options.maxInFlightEvents ||
+      this.inFlightBytes >= this.options.maxInFlightBytes
+    ) {
+      this.stream?.pause();
+    }
+  }
+
+  private fail(err: RelayError): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.failureListener?.(err);
+  }
+}

@@ -1,0 +1,45 @@
+import type { Client } from 'pg';
+import type { Config } from '../config/load';
+import { RelayError } from '../errors';
+
+/**
+ * While streaming, a dropped outbox table or a revoked REPLICATION right does not end the stream:
+ * the relay would just see nothing. This check turns those states into loud, fatal errors.
+ */
+export async function checkSource(sql: Client, config: Config): Promise<RelayError | undefined> {
+  const { schema, name } = config.outboxTable;
+  const { rows } = await sql.query<{ table_ok: boolean; slot_ok: boolean; can_replicate: boolean }>(
+    `select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                     where n.nspname = $1 and c.relname = $2) as table_ok,
+            exists (select 1 from pg_replication_slots where slot_name = $3) as slot_ok,
+            (select rolreplication or rolsuper from pg_roles where rolname = current_user) as can_replicate`,
+    [schema, name, config.slotName],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  if (!row.table_ok) {
+    return new RelayError(
+      'OUTBOX_TABLE_MISSING',
+      `outbox table ${schema}.${name} was dropped while the relay was streaming; restore it and restart the relay`,
+      {
+        context: { table: `${schema}.${name}` },
+      },
+    );
+  }
+  if (!row.slot_ok) {
+    return new RelayError(
+      'SLOT_DROPPED',
+      `replication slot ${config.slotName} was dropped while the relay was streaming; events after its last confirmed position may be missing from Kafka`,
+      {
+        context: { slot: config.slotName },
+      },
+    );
+  }
+  if (!row.can_replicate) {
+    return new RelayError(
+      'PG_PERMISSION',
+      `the relay's role lost the REPLICATION attribute; grant it again (ALTER ROLE ... WITH REPLICATION) and restart the relay`,
+    );
+  }
+  return undefined;
+}

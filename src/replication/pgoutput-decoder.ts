@@ -1,0 +1,204 @@
+import type { Lsn } from './lsn';
+
+/**
+ * Decoder for pgoutput protocol version 1 messages (PostgreSQL docs, "Logical Replication Message
+ * Formats"). Pure: bytes in, typed message out. Column values stay raw text bytes; turning them
+ * into strings or JSON is the mapper's job, for the columns it needs only.
+ *
+ * Only what the relay uses is decoded in full (Begin, Commit, Relation, Insert, Message); the
+ * others are recognised and skipped so an unexpected publication never breaks the stream.
+ */
+
+export interface RelationColumn {
+  name: string;
+  typeOid: number;
+  typeModifier: number;
+  partOfKey: boolean;
+}
+
+export interface BeginMessage {
+  tag: 'begin';
+  /** LSN of the transaction's commit record. */
+  finalLsn: Lsn;
+  /** Commit time, microseconds since 2000-01-01. */
+  commitTime: bigint;
+  xid: number;
+}
+
+export interface CommitMessage {
+  tag: 'commit';
+  commitLsn: Lsn;
+  /** End of the commit record: the position to confirm once the transaction is published. */
+  endLsn: Lsn;
+  commitTime: bigint;
+}
+
+export interface RelationMessage {
+  tag: 'relation';
+  relationId: number;
+  schema: string;
+  name: string;
+  replicaIdentity: string;
+  columns: RelationColumn[];
+}
+
+/** A tuple's column values: text bytes, or null for SQL NULL. */
+export type TupleValues = Array<Buffer | null | typeof UNCHANGED_TOAST>;
+
+/** A TOASTed value the server did not send because it did not change (updates only). */
+export const UNCHANGED_TOAST = Symbol('unchanged-toast');
+
+export interface InsertMessage {
+  tag: 'insert';
+  relationId: number;
+  values: TupleValues;
+}
+
+export interface LogicalMessage {
+  tag: 'message';
+  transactional: boolean;
+  lsn: Lsn;
+  prefix: string;
+  content: Buffer;
+}
+
+/** Messages the relay does not act on (update, delete, truncate, type, origin). */
+export interface IgnoredMessage {
+  tag: 'update' | 'delete' | 'truncate' | 'type' | 'origin';
+}
+
+export type PgoutputMessage =
+  BeginMessage | CommitMessage | RelationMessage | InsertMessage | LogicalMessage | IgnoredMessage;
+
+class Reader {
+  private offset = 0;
+
+  constructor(private readonly buffer: Buffer) {}
+
+  u8(): number {
+    const value = this.buffer.readUInt8(this.offset);
+    this.offset += 1;
+    return value;
+  }
+
+  i16(): number {
+    const value = this.buffer.readInt16BE(this.offset);
+    this.offset += 2;
+    return value;
+  }
+
+  u32(): number {
+    const value = this.buffer.readUInt32BE(this.offset);
+    this.offset += 4;
+    return value;
+  }
+
+  i32(): number {
+    const value = this.buffer.readInt32BE(this.offset);
+    this.offset += 4;
+    return value;
+  }
+
+  u64(): bigint {
+    const value = this.buffer.readBigUInt64BE(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
+  i64(): bigint {
+    const value = this.buffer.readBigInt64BE(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
+  cstring(): string {
+    const end = this.buffer.indexOf(0, this.offset);
+    if (end < 0) throw new Error('unterminated string');
+    const value = this.buffer.toString('utf8', this.offset, end);
+    this.offset = end + 1;
+    return value;
+  }
+
+  bytes(length: number): Buffer {
+    if (this.offset + length > this.buffer.length) throw new Error('value runs past the message');
+    const value = this.buffer.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return value;
+  }
+}
+
+function readTuple(reader: Reader): TupleValues {
+  const count = reader.i16();
+  const values: TupleValues = new Array<Buffer | null>(count);
+  for (let i = 0; i < count; i++) {
+    const kind = reader.u8();
+    if (kind === 0x74 /* t */ || kind === 0x62 /* b */) values[i] = reader.bytes(reader.i32());
+    else if (kind === 0x6e /* n */) values[i] = null;
+    else if (kind === 0x75 /* u */) values[i] = UNCHANGED_TOAST;
+    else throw new Error(`unknown tuple value kind 0x${kind.toString(16)}`);
+  }
+  return values;
+}
+
+/** Decodes one pgoutput (protocol version 1) message. Throws on malformed input. */
+export function decodePgoutput(data: Buffer): PgoutputMessage {
+  const reader = new Reader(data);
+  const tag = reader.u8();
+  switch (tag) {
+    case 0x42 /* B */:
+      return { tag: 'begin', finalLsn: reader.u64(), commitTime: reader.i64(), xid: reader.u32() };
+    case 0x43 /* C */: {
+      reader.u8(); // flags, unused
+      return {
+        tag: 'commit',
+        commitLsn: reader.u64(),
+        endLsn: reader.u64(),
+        commitTime: reader.i64(),
+      };
+    }
+    case 0x52 /* R */: {
+      const relationId = reader.u32();
+      const schema = reader.cstring();
+      const name = reader.cstring();
+      const replicaIdentity = String.fromCharCode(reader.u8());
+      const count = reader.i16();
+      const columns: RelationColumn[] = [];
+      for (let i = 0; i < count; i++) {
+        const flags = reader.u8();
+        columns.push({
+          name: reader.cstring(),
+          typeOid: reader.u32(),
+          typeModifier: reader.i32(),
+          partOfKey: (flags & 1) === 1,
+        });
+      }
+      return { tag: 'relation', relationId, schema, name, replicaIdentity, columns };
+    }
+    case 0x49 /* I */: {
+      const relationId = reader.u32();
+      const marker = reader.u8();
+      if (marker !== 0x4e /* N */)
+        throw new Error(`insert without new tuple (0x${marker.toString(16)})`);
+      return { tag: 'insert', relationId, values: readTuple(reader) };
+    }
+    case 0x4d /* M */: {
+      const flags = reader.u8();
+      const lsn = reader.u64();
+      const prefix = reader.cstring();
+      const content = reader.bytes(reader.u32());
+      return { tag: 'message', transactional: (flags & 1) === 1, lsn, prefix, content };
+    }
+    case 0x55 /* U */:
+      return { tag: 'update' };
+    case 0x44 /* D */:
+      return { tag: 'delete' };
+    case 0x54 /* T */:
+      return { tag: 'truncate' };
+    case 0x59 /* Y */:
+      return { tag: 'type' };
+    case 0x4f /* O */:
+      return { tag: 'origin' };
+    default:
+      throw new Error(`unknown pgoutput message type 0x${tag.toString(16)}`);
+  }
+}

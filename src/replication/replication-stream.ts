@@ -1,0 +1,160 @@
+import { Client, type ClientConfig } from 'pg';
+import type { Logger } from 'pino';
+import { RelayError } from '../errors';
+import { describeDatabase } from '../redact';
+import type { Lsn } from './lsn';
+import { encodeStandbyStatus, parseCopyData, type ReplicationMessage } from './protocol';
+
+/** pg's Connection sends CopyData but its type definitions do not say so. */
+interface CopyConnection {
+  stream: NodeJS.ReadableStream & { pause(): void; resume(): void };
+  sendCopyFromChunk(chunk: Buffer): void;
+  on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
+  once(event: 'replicationStart', listener: () => void): void;
+}
+
+export interface StreamOptions {
+  databaseUrl: string;
+  slotName: string;
+  publicationName: string;
+  /** Ask the server to include logical decoding messages (pg_logical_emit_message). */
+  messages?: boolean;
+}
+
+/** SQLSTATEs that START_REPLICATION answers with. */
+const OBJECT_IN_USE = '55006';
+const UNDEFINED_OBJECT = '42704';
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A logical replication connection streaming one slot with pgoutput. It only moves bytes: it
+ * hands each XLogData/keepalive to `onMessage` in order, sends standby status updates when told,
+ * and pauses the socket for back-pressure. What to confirm is decided elsewhere.
+ */
+export class ReplicationStream {
+  private paused = false;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly connection: CopyConnection,
+    /** Settles when the stream ends: resolves on a clean end, rejects on an error. */
+    readonly finished: Promise<void>,
+  ) {}
+
+  static async start(
+    options: StreamOptions,
+    onMessage: (message: ReplicationMessage) => void,
+    log: Logger,
+  ): Promise<ReplicationStream> {
+    // pg supports the `replication` startup parameter; its type definitions omit it.
+    const config: ClientConfig & { replication: 'database' } = {
+      connectionString: options.databaseUrl,
+      replication: 'database',
+    };
+    const client = new Client(config);
+    client.on('error', (err) => log.debug({ err }, 'replication connection error'));
+    try {
+      await client.connect();
+    } catch (err) {
+      throw new RelayError(
+        'REPLICATION_LOST',
+        `cannot open a replication connection to ${describeDatabase(options.databaseUrl)}: ${(err as Error).message}`,
+        { retriable: true, cause: err },
+      );
+    }
+    const connection = client.connection as unknown as CopyConnection;
+    connection.on('copyData', ({ chunk }) => onMessage(parseCopyData(chunk)));
+    const pluginOptions = [`proto_version '1'`, `publication_names '${options.publicationName}'`];
+    if (options.messages === true) pluginOptions.push(`messages 'true'`);
+    // 0/0: the server starts at the slot's confirmed_flush_lsn, the only safe place to resume.
+    const sql = `START_REPLICATION SLOT ${options.slotName} LOGICAL 0/0 (${pluginOptions.join(', ')})`;
+    const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
+    const finished = client.query(sql).then(
+      () => undefined,
+      (err: unknown) => {
+        throw classifyStreamError(err, options.slotName);
+      },
+    );
+    try {
+      await Promise.race([started, finished]);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    finished.catch(() => undefined); // observed by the caller through `finished`
+    return new ReplicationStream(client, connection, finished);
+  }
+
+  /** Reports `confirmed` as written, flushed and applied. */
+  sendStatus(confirmed: Lsn, replyRequested = false): void {
+    this.connection.sendCopyFromChunk(encodeStandbyStatus(confirmed, replyRequested));
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.connection.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connection.stream.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  async close(): Promise<void> {
+    this.connection.stream.resume();
+    await this.client.end().catch(() => undefined);
+    await this.finished.catch(() => undefined);
+  }
+}
+
+function classifyStreamError(err: unknown, slot: string): RelayError {
+  const state = sqlState(err);
+  const message = (err as Error | undefined)?.message ?? String(err);
+  if (state === OBJECT_IN_USE) {
+    return new RelayError(
+      'SLOT_IN_USE',
+      `replication slot ${slot} is in use by another process (${message})`,
+      {
+        retriable: true,
+        cause: err,
+        context: { slot },
+      },
+    );
+  }
+  if (state === UNDEFINED_OBJECT && /slot/i.test(message)) {
+    return new RelayError(
+      'SLOT_DROPPED',
+      `replication slot ${slot} no longer exists (${message}); events after its last confirmed position may be lost: recreate the slot and publish them again, or start from a fresh slot deliberately`,
+      { cause: err, context: { slot } },
+    );
+  }
+  if (/publication .* does not exist/i.test(message)) {
+    return new RelayError(
+      'PUBLICATION_INVALID',
+      `the slot's publication disappeared (${message}); recreate it (see the README) and restart the relay`,
+      { cause: err, context: { slot } },
+    );
+  }
+  if (state === INSUFFICIENT_PRIVILEGE) {
+    return new RelayError('PG_PERMISSION', `the relay's role may no longer replicate: ${message}`, {
+      cause: err,
+      context: { slot },
+    });
+  }
+  return new RelayError('REPLICATION_LOST', `replication stream ended: ${message}`, {
+    retriable: true,
+    cause: err,
+    context: { slot },
+  });
+}

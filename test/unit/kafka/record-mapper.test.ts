@@ -1,0 +1,46 @@
+import type { DomainEvent } from '../../../src/events/domain-event';
+import { RecordMapper, topicProblem } from '../../../src/kafka/record-mapper';
+
+const event: DomainEvent = {
+  id: '9b1d-1',
+  aggregateType: 'order',
+  aggregateId: 'order-42',
+  type: 'OrderCreated',
+  payload: Buffer.from('{"total": 42}'),
+  occurredAt: new Date(1_700_000_000_123),
+  metadata: {},
+  source: { table: 'public.outbox', xid: 1, commitLsn: 1n, commitTimeUs: 1n },
+};
+
+describe('RecordMapper', () => {
+  it('canMapAnEventToTopicKeyHeadersAndValue', () => {
+    expect(new RecordMapper('outbox.event.{aggregateType}').map(event)).toEqual({
+      ok: true,
+      record: {
+        topic: 'outbox.event.order',
+        key: 'order-42',
+        value: Buffer.from('{"total": 42}'),
+        headers: { id: '9b1d-1', type: 'OrderCreated' },
+        timestamp: '1700000000123',
+      },
+    });
+  });
+
+  it('canUseATemplateWithoutPlaceholders', () => {
+    expect(new RecordMapper('all-events').topicFor(event)).toBe('all-events');
+  });
+
+  it('failsOnTopicsKafkaRejects', () => {
+    const result = new RecordMapper('outbox.event.{aggregateType}').map({
+      ...event,
+      aggregateType: 'bad type/ä',
+    });
+    expect(result).toEqual({
+      ok: false,
+      topicProblem: expect.stringContaining('"outbox.event.bad type/ä" must be') as unknown,
+    });
+    expect(topicProblem('..')).toContain('reserved');
+    expect(topicProblem('a'.repeat(250))).toBeDefined();
+    expect(topicProblem('a'.repeat(249))).toBeUndefined();
+  });
+});
