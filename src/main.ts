@@ -38,6 +38,10 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     brokers: config.kafkaBrokers,
     logCreator: kafkaLogCreator(log),
     connectionTimeout: 5_000,
+    // Few quick retries inside kafkajs; the publisher retries without limit on top, logging
+    // each failure. kafkajs nests its retries (cluster connect inside send), so its defaults
+    // would hide an outage for minutes before we could say anything.
+    retry: { retries: 2, initialRetryTime: config.retryInitialMs, maxRetryTime: config.retryMaxMs },
   });
   const relay = new Relay(config, kafka, log);
   let signals = 0;

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { KafkaServer } from './harness/kafka';
 import { PostgresServer } from './harness/postgres';
 
@@ -19,6 +21,7 @@ export default async function globalSetup(): Promise<void> {
   const started: StartedServices = {};
   globalThis.__outboxRelayServices = started;
   const t0 = Date.now();
+  buildRelay();
   const needPostgres = !process.env.TEST_DATABASE_URL;
   const needKafka = !process.env.TEST_KAFKA_BROKERS;
   const results = await Promise.allSettled([
@@ -39,4 +42,19 @@ export default async function globalSetup(): Promise<void> {
     started.kafka ? `Kafka on :${started.kafka.port}` : 'Kafka from TEST_KAFKA_BROKERS',
   ];
   process.stdout.write(`\n[harness] ${what.join(', ')} ready in ${Date.now() - t0} ms\n`);
+}
+
+/** Relay tests run the built CLI (`dist/cli.js`) as users do; build it first. */
+function buildRelay(): void {
+  const root = join(__dirname, '..');
+  const result = spawnSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
+  if (result.status !== 0)
+    throw new Error(`building the relay failed:\n${result.stdout}${result.stderr}`);
 }

@@ -96,7 +96,10 @@ export class OutboxMapper {
     const aggregateId = text(indexes.aggregateId);
     const type = text(indexes.type);
     const payloadValue = message.values[indexes.payload];
-    const payload = Buffer.isBuffer(payloadValue) ? payloadValue : null;
+    // Copy: the decoded value is a view into the connection's read buffer, which pg reuses for
+    // later messages while this event still waits for Kafka (found by the crash test as corrupt
+    // JSON on the topic).
+    const payload = Buffer.isBuffer(payloadValue) ? Buffer.from(payloadValue) : null;
 
     const problem = blank(id)
       ? (['MISSING_ID', this.columns.id] as const)

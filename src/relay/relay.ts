@@ -1,6 +1,5 @@
-import { Client } from 'pg';
-import type { Admin, Kafka, Producer } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import type { Client } from 'pg';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
@@ -11,8 +10,9 @@ import { TopicCreator } from '../kafka/topics';
 import { formatLsn } from '../replication/lsn';
 import { preflight } from '../replication/preflight';
 import { ReplicationStream } from '../replication/replication-stream';
-import { describeDatabase } from '../redact';
 import { backoffDelay, sleep } from '../retry/backoff';
+import { withDatabase } from './database';
+import { KafkaConnection } from './kafka-connection';
 import { checkSource } from './source-check';
 import { StreamSession, type EventToken } from './session';
 
@@ -35,14 +35,15 @@ export class Relay {
   private readonly stopSignal = new AbortController();
   private wake: ((interrupt: Interrupt) => void) | undefined;
   private pendingInterrupt: Interrupt | undefined;
-  private producer: Producer | undefined;
-  private admin: Admin | undefined;
+  private readonly kafkaConnection: KafkaConnection;
 
   constructor(
     private readonly config: Config,
     private readonly kafka: Kafka,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.kafkaConnection = new KafkaConnection(kafka, config);
+  }
 
   /** Asks the relay to stop: finish in-flight events (bounded), confirm, close. */
   stop(): void {
@@ -72,9 +73,9 @@ export class Relay {
     const connected = await this.retryUntil(deadline, 'Kafka', () => this.connectKafka());
     if (connected === undefined) return this.disconnectKafka();
     const publisher = new KafkaPublisher<EventToken>(
-      this.producer!,
+      this.kafkaConnection.producer,
       new TopicCreator(
-        this.admin!,
+        this.kafkaConnection.admin,
         {
           partitions: this.config.topicPartitions,
           replicationFactor: this.config.topicReplicationFactor,
@@ -303,56 +304,17 @@ export class Relay {
     };
   }
 
-  private async withSql<T>(fn: (sql: Client) => Promise<T>): Promise<T> {
-    const sql = new Client({
-      connectionString: this.config.databaseUrl,
-      connectionTimeoutMillis: 10_000,
-    });
-    sql.on('error', () => undefined);
-    try {
-      await sql.connect();
-    } catch (err) {
-      throw pgConnectError(err, this.config.databaseUrl);
-    }
-    try {
-      return await fn(sql);
-    } finally {
-      await sql.end().catch(() => undefined);
-    }
+  private withSql<T>(fn: (sql: Client) => Promise<T>): Promise<T> {
+    return withDatabase(this.config.databaseUrl, fn);
   }
 
   private async connectKafka(): Promise<true> {
-    this.producer ??= this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: {
-        retries: 5,
-        initialRetryTime: this.config.retryInitialMs,
-        maxRetryTime: this.config.retryMaxMs,
-      },
-    });
-    this.admin ??= this.kafka.admin();
-    try {
-      await this.producer.connect();
-      await this.admin.connect();
-    } catch (err) {
-      throw new RelayError(
-        'KAFKA_SEND',
-        `cannot connect to Kafka at ${this.config.kafkaBrokers.join(',')}: ${describeError(err)}`,
-        {
-          retriable: true,
-          cause: err,
-        },
-      );
-    }
+    await this.kafkaConnection.connect();
     return true;
   }
 
-  private async disconnectKafka(): Promise<void> {
-    await this.producer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
+  private disconnectKafka(): Promise<void> {
+    return this.kafkaConnection.disconnect();
   }
 
   /** Start-up: retries retriable failures until the deadline, then fails with the last error. */
@@ -382,29 +344,4 @@ export class Relay {
       }
     }
   }
-}
-
-/** Network failures are retriable; wrong password or database are not. */
-function pgConnectError(err: unknown, url: string): RelayError {
-  const code = (err as { code?: unknown }).code;
-  const where = describeDatabase(url);
-  const message = describeError(err);
-  if (code === '28P01' || code === '28000') {
-    return new RelayError(
-      'PG_PERMISSION',
-      `PostgreSQL at ${where} rejected the credentials: ${message}; check DATABASE_URL and pg_hba.conf`,
-      { cause: err },
-    );
-  }
-  if (code === '3D000') {
-    return new RelayError(
-      'PG_UNREACHABLE',
-      `PostgreSQL at ${where}: ${message}; check the database name in DATABASE_URL`,
-      { cause: err },
-    );
-  }
-  return new RelayError('PG_UNREACHABLE', `cannot connect to PostgreSQL at ${where}: ${message}`, {
-    retriable: true,
-    cause: err,
-  });
 }

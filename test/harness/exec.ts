@@ -78,7 +78,7 @@ export function reapOnExit(
     'kill -"$S" "$T" 2>/dev/null',
     'i=0; while kill -0 "$T" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
     'kill -KILL "$T" 2>/dev/null',
-    'sleep 0.5; rm -rf "$D"',
+    'sleep 0.5; [ -n "$D" ] && rm -rf "$D"',
   ].join('\n');
   const watcher = spawn(
     'sh',

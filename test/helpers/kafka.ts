@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { uniqueName } from './names';
+import { waitFor } from './wait-for';
 
 /** A record as a consumer of the topic sees it. */
 export interface ConsumedRecord {
@@ -29,24 +30,53 @@ function headerStrings(headers: IHeaders | undefined): Record<string, string> {
 /**
  * Reads `topic` from the beginning with a fresh consumer group until `count` records arrived or
  * `timeoutMs` passed, and returns what it read (in arrival order; per partition that is offset
- * order). Returning on timeout lets the test's assertion show what did arrive.
+ * order). Returning on timeout lets the test's assertion show what did arrive. The topic may not
+ * exist yet (the relay creates it with the first event): it waits for it within the same bound.
  */
 export async function readTopic(
   brokers: string[],
   topic: string,
-  { count, timeoutMs = 30_000 }: { count: number; timeoutMs?: number },
+  {
+    count,
+    timeoutMs = 30_000,
+    settleMs = 0,
+    until,
+  }: {
+    count: number;
+    timeoutMs?: number;
+    /** After `count` records arrived, keep reading this long to catch unexpected extra records. */
+    settleMs?: number;
+    /** Finish (after `settleMs`) as soon as this holds, instead of waiting for `count` records. */
+    until?: (records: ConsumedRecord[]) => boolean;
+  },
 ): Promise<ConsumedRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  const admin = kafkaClient(brokers).admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        return topics[0]?.partitions.every((p) => p.leader >= 0) === true;
+      },
+      { timeoutMs, intervalMs: 200, description: `topic ${topic} to exist` },
+    ).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  if (Date.now() >= deadline) return [];
   const consumer = kafkaClient(brokers).consumer({
     groupId: uniqueName('reader'),
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
   });
   const records: ConsumedRecord[] = [];
+  let finishing = false;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(resolve, Math.max(deadline - Date.now(), 0));
       const done = () => {
         clearTimeout(timer);
         resolve();
@@ -64,7 +94,11 @@ export async function readTopic(
               value: message.value,
               timestamp: message.timestamp,
             });
-            if (records.length >= count) done();
+            if (!finishing && (until === undefined ? records.length >= count : until(records))) {
+              finishing = true;
+              if (settleMs > 0) setTimeout(done, settleMs);
+              else done();
+            }
             return Promise.resolve();
           },
         })

@@ -56,6 +56,15 @@ describe('OutboxMapper', () => {
     });
   });
 
+  it('canKeepThePayloadWhenTheNetworkBufferIsReused', () => {
+    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    mapper.onRelation(relation());
+    const bytes = B.insert(1, ['e', 'a', 'b', 'T', '{"v": 1}']);
+    const result = mapper.onInsert(decodePgoutput(bytes) as InsertMessage, source);
+    bytes.fill(0x7a); // pg reuses its read buffer for the next messages
+    expect(result?.ok === true && result.event.payload?.toString()).toBe('{"v": 1}');
+  });
+
   it('ignoresOtherTables', () => {
     const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
     mapper.onRelation(relation(COLUMNS, 'orders', 2));

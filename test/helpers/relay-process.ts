@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { reapOnExit } from '../harness/exec';
+import { waitFor } from './wait-for';
+
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  code?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The relay as users run it: `node dist/cli.js start` in its own process, configured only by
+ * environment variables. Its JSON log lines are collected for assertions.
+ */
+export class RelayProcess {
+  /** Every relay a test started; the integration setup stops leftovers after each test file. */
+  private static readonly started = new Set<RelayProcess>();
+
+  static async stopAll(): Promise<void> {
+    await Promise.all(
+      [...RelayProcess.started].map(async (relay) => {
+        relay.kill('SIGKILL');
+        await relay.exited;
+      }),
+    );
+  }
+
+  readonly logs: LogLine[] = [];
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, [CLI, 'start'], {
+      env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let partial = '';
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        try {
+          this.logs.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.logs.push({ level: 'raw', msg: line });
+        }
+      }
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    RelayProcess.started.add(this);
+    void this.exited.then(() => RelayProcess.started.delete(this));
+    // If the test process dies, the relay must not live on.
+    reapOnExit(this.child.pid!, '', 'TERM');
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Peak resident set size so far (VmHWM), in bytes. */
+  peakRss(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+    return kb * 1024;
+  }
+
+  async waitForLog(
+    predicate: (line: LogLine) => boolean,
+    description: string,
+    timeoutMs = 60_000,
+  ): Promise<LogLine> {
+    return waitFor(
+      () => {
+        const found = this.logs.find(predicate);
+        if (found !== undefined) return found;
+        if (!this.running) throw new Error(`relay exited before "${description}":\n${this.tail()}`);
+        return undefined;
+      },
+      { timeoutMs, description },
+    );
+  }
+
+  waitUntilStreaming(timeoutMs = 60_000): Promise<LogLine> {
+    return this.waitForLog(
+      (l) => l.msg === 'streaming' || /now active and streaming/.test(l.msg),
+      'streaming',
+      timeoutMs,
+    );
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** Stops the relay (SIGTERM) and returns its exit code; SIGKILL if it takes too long. */
+  async stop(timeoutMs = 30_000): Promise<number | null> {
+    if (!this.running) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  tail(n = 15): string {
+    const lines = this.logs
+      .slice(-n)
+      .map((l) => `${l.level} ${l.msg}${l.code ? ` [${l.code}]` : ''}`);
+    return [...lines, this.stderr.trim()].filter((l) => l !== '').join('\n');
+  }
+}

@@ -1,0 +1,104 @@
+import { KafkaServer } from '../../harness/kafka';
+import { readTopic } from '../../helpers/kafka';
+import {
+  createOutboxTable,
+  dropOutbox,
+  insertRows,
+  outboxNames,
+  outboxRow,
+  relayEnv,
+  withSql,
+} from '../../helpers/outbox';
+import { RelayProcess } from '../../helpers/relay-process';
+import { testDatabaseUrl } from '../../helpers/services';
+import { waitFor } from '../../helpers/wait-for';
+import { parseLsn } from '../../../src/replication/lsn';
+
+async function confirmedFlush(url: string, slot: string): Promise<bigint> {
+  const rows = await withSql(url, (sql) =>
+    sql.query<{ lsn: string }>(
+      `select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1`,
+      [slot],
+    ),
+  );
+  return parseLsn(rows.rows[0]!.lsn);
+}
+
+// Stops its own broker, so it never disturbs tests using the shared one.
+describe('relay: Kafka outage', () => {
+  const names = outboxNames('outage');
+  const url = testDatabaseUrl();
+  let kafka: KafkaServer;
+
+  beforeAll(async () => {
+    kafka = await KafkaServer.start();
+    await createOutboxTable(url, names.table);
+  });
+
+  afterAll(async () => {
+    await dropOutbox(url, names);
+    await kafka.destroy();
+  });
+
+  it('retries while the broker is down, confirms nothing unacknowledged, and delivers everything after', async () => {
+    const relay = new RelayProcess(
+      relayEnv(names, {
+        KAFKA_BROKERS: kafka.brokers,
+        TOPIC_PARTITIONS: '3',
+        RETRY_MAX_MS: '1000',
+      }),
+    );
+    await relay.waitUntilStreaming();
+    const rows = Array.from({ length: 60 }, (_, i) =>
+      outboxRow('payment', `p-${i % 7}`, 'PaymentCaptured', { i }),
+    );
+    await withSql(url, (sql) => insertRows(sql, names.table, rows.slice(0, 20)));
+    expect(
+      await readTopic([kafka.brokers], `${names.topicPrefix}.payment`, { count: 20 }),
+    ).toHaveLength(20);
+
+    await kafka.stop('SIGKILL');
+    const beforeOutageWrites = await withSql(url, async (sql) => {
+      const { rows: r } = await sql.query<{ lsn: string }>(
+        'select pg_current_wal_lsn()::text as lsn',
+      );
+      return parseLsn(r[0]!.lsn);
+    });
+    const observed: bigint[] = [];
+    const outageStarted = Date.now();
+    // 40 events during an outage of at least 11 s, reading the slot's position after each step.
+    let written = 0;
+    while (Date.now() - outageStarted < 11_000 || written < 40) {
+      if (written < 40) {
+        const row = rows[20 + written]!;
+        await withSql(url, (sql) => insertRows(sql, names.table, [row]));
+        written++;
+      }
+      observed.push(await confirmedFlush(url, names.slot));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Nothing written during the outage can have been acknowledged, so nothing may be confirmed past it.
+    expect(observed.every((lsn) => lsn <= beforeOutageWrites)).toBe(true);
+    expect(
+      relay.logs.some((l) => l.level === 'warn' && /Kafka send failed; retrying/.test(l.msg)),
+    ).toBe(true);
+    expect(relay.running).toBe(true);
+
+    await kafka.start();
+    const records = await readTopic([kafka.brokers], `${names.topicPrefix}.payment`, {
+      count: 60,
+      timeoutMs: 60_000,
+      until: (read) => new Set(read.map((r) => r.headers.id)).size >= 60,
+      settleMs: 1000,
+    });
+    const ids = new Set(records.map((r) => r.headers.id));
+    expect(rows.filter((r) => !ids.has(r.id))).toEqual([]);
+    expect(relay.logs.some((l) => /Kafka send succeeded again/.test(l.msg))).toBe(true);
+    // Confirmation moves on once Kafka acknowledged the backlog.
+    await waitFor(async () => (await confirmedFlush(url, names.slot)) > beforeOutageWrites, {
+      timeoutMs: 20_000,
+      description: 'the slot to confirm past the outage writes',
+    });
+    expect(await relay.stop()).toBe(0);
+  });
+});

@@ -1,0 +1,65 @@
+import { readTopic } from '../../helpers/kafka';
+import {
+  createOutboxTable,
+  dropOutbox,
+  outboxNames,
+  relayEnv,
+  withSql,
+} from '../../helpers/outbox';
+import { RelayProcess } from '../../helpers/relay-process';
+import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
+import {
+  checkDeliveries,
+  committedEvents,
+  prepareVersions,
+  runWriters,
+  versionTable,
+} from '../../helpers/writers';
+
+describe('relay: per-aggregate order under concurrency', () => {
+  const names = outboxNames('ordering');
+  const url = testDatabaseUrl();
+
+  afterAll(async () => {
+    await withSql(url, (sql) => sql.query(`drop table if exists ${versionTable(names.table)}`));
+    await dropOutbox(url, names);
+  });
+
+  it('delivers every aggregate in commit order, in one partition, across concurrent transactions', async () => {
+    await createOutboxTable(url, names.table);
+    await withSql(url, (sql) => prepareVersions(sql, names.table, 300));
+    const relay = new RelayProcess(
+      relayEnv(names, {
+        TOPIC_PARTITIONS: '6',
+        KAFKA_BATCH_MAX_EVENTS: '200',
+        MAX_IN_FLIGHT_EVENTS: '1000',
+      }),
+    );
+    try {
+      await relay.waitUntilStreaming();
+      const transactions = await runWriters({
+        databaseUrl: url,
+        table: names.table,
+        aggregateType: 'account',
+        writers: 4,
+        transactionsPerWriter: 40,
+        aggregates: 300,
+        maxRowsPerTransaction: 50,
+      });
+      expect(transactions).toBe(160);
+      const events = await withSql(url, (sql) => committedEvents(sql, names.table));
+      expect(events.length).toBeGreaterThan(1000);
+
+      const records = await readTopic(testKafkaBrokers(), `${names.topicPrefix}.account`, {
+        count: events.length,
+        timeoutMs: 90_000,
+        settleMs: 2000,
+      });
+      const report = checkDeliveries(events, records, 6);
+      expect(report).toEqual({ missing: [], duplicates: 0, outOfOrder: [], misplaced: [] });
+      expect(records).toHaveLength(events.length);
+    } finally {
+      expect(await relay.stop()).toBe(0);
+    }
+  });
+});
