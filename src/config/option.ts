@@ -30,6 +30,15 @@ function withDefault<T>(
   return option;
 }
 
+/** An option that may stay unset (its value is then undefined), shown with `text` as default. */
+function optional<T>(
+  spec: Spec<T | undefined>,
+  parse: (raw: string) => T,
+  text: string,
+): Option<T | undefined> {
+  return { ...spec, parse, defaultText: text, fallback: () => undefined };
+}
+
 export function stringOption(
   spec: Spec<string> & { default?: string; pattern?: RegExp; expected?: string },
 ): Option<string> {
@@ -74,6 +83,9 @@ export function enumOption<T extends string>(
 export function customOption<T>(
   spec: Spec<T> & { parse: (raw: string) => T; default?: T; defaultText?: string },
 ): Option<T> {
+  if ('default' in spec && spec.default === undefined) {
+    return optional(spec, spec.parse, spec.defaultText ?? '(unset)') as Option<T>;
+  }
   return withDefault(
     spec,
     spec.parse,

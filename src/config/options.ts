@@ -1,4 +1,4 @@
-import { TOPIC_PLACEHOLDERS } from '../kafka/record-mapper';
+import { TOPIC_PLACEHOLDERS, topicProblem } from '../kafka/record-mapper';
 import { customOption, enumOption, intOption, stringOption } from './option';
 
 /** PostgreSQL identifiers the relay creates or names unquoted: lower case, no quoting needed. */
@@ -17,6 +17,36 @@ function parseDatabaseUrl(raw: string): string {
   }
   if (url.hostname === '' && !url.searchParams.has('host')) throw new Error('must name a host');
   return value;
+}
+
+function parseIdentifier(raw: string): string {
+  const value = raw.trim();
+  if (!IDENTIFIER.test(value)) throw new Error(`must be a lower-case column name, got "${raw}"`);
+  return value;
+}
+
+function columnOption(env: string, fallback: string, description: string) {
+  return customOption({
+    env,
+    group: 'Outbox',
+    description,
+    parse: parseIdentifier,
+    default: fallback,
+  });
+}
+
+function parseHeaderColumns(raw: string): Array<{ column: string; header: string }> {
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  return entries.map((entry) => {
+    const [column = '', header = column, ...rest] = entry.split(':').map((p) => p.trim());
+    if (rest.length > 0 || !IDENTIFIER.test(column) || !/^[A-Za-z0-9._-]{1,100}$/.test(header)) {
+      throw new Error(`entry "${entry}" must be column or column:header-name`);
+    }
+    return { column, header };
+  });
 }
 
 function parseBrokers(raw: string): string[] {
@@ -106,6 +136,49 @@ export const OPTIONS = {
     default: { schema: 'public', name: 'outbox' },
     defaultText: '`public.outbox`',
   }),
+  columnId: columnOption(
+    'OUTBOX_COLUMN_ID',
+    'id',
+    'Column with the event id (header `id`; consumers deduplicate by it).',
+  ),
+  columnAggregateType: columnOption(
+    'OUTBOX_COLUMN_AGGREGATE_TYPE',
+    'aggregatetype',
+    'Column with the aggregate type, which routes the topic (`{aggregateType}`).',
+  ),
+  columnAggregateId: columnOption(
+    'OUTBOX_COLUMN_AGGREGATE_ID',
+    'aggregateid',
+    "Column with the aggregate id, the record key: one aggregate's events share a partition, in order.",
+  ),
+  columnType: columnOption(
+    'OUTBOX_COLUMN_TYPE',
+    'type',
+    'Column with the event type (header `type`).',
+  ),
+  columnPayload: columnOption(
+    'OUTBOX_COLUMN_PAYLOAD',
+    'payload',
+    'Column with the event body, the record value (`json`/`jsonb`, or text holding JSON). NULL makes a tombstone.',
+  ),
+  columnTimestamp: customOption<string | undefined>({
+    env: 'OUTBOX_COLUMN_TIMESTAMP',
+    group: 'Outbox',
+    description:
+      "Optional column (`timestamptz`) with the event's own time, used as the record timestamp; unset: the transaction's commit time.",
+    parse: parseIdentifier,
+    default: undefined,
+    defaultText: '(commit time)',
+  }),
+  headerColumns: customOption({
+    env: 'OUTBOX_HEADER_COLUMNS',
+    group: 'Outbox',
+    description:
+      'Optional columns copied into record headers, comma-separated `column` or `column:header-name` (e.g. `correlation_id:correlationId,causation_id`). NULL values are left out. Columns named `traceparent` and `tracestate` are always propagated as W3C trace context headers.',
+    parse: parseHeaderColumns,
+    default: [],
+    defaultText: '(none)',
+  }),
   kafkaBrokers: customOption({
     env: 'KAFKA_BROKERS',
     group: 'Kafka',
@@ -142,6 +215,36 @@ export const OPTIONS = {
     default: -1,
     min: -1,
     max: 100,
+  }),
+  onInvalidEvent: enumOption({
+    env: 'ON_INVALID_EVENT',
+    group: 'Outbox',
+    description:
+      'What to do with a row that cannot become a valid record (blank aggregate id/type/event type, topic Kafka rejects, payload not JSON, record too large): `dead-letter` publishes it to `DEAD_LETTER_TOPIC` with the reason in headers and goes on; `fail` stops the relay with an error and confirms nothing past it.',
+    default: 'dead-letter',
+    values: ['dead-letter', 'fail'] as const,
+  }),
+  deadLetterTopic: customOption({
+    env: 'DEAD_LETTER_TOPIC',
+    group: 'Outbox',
+    description:
+      'Topic for rows that cannot become records (see `ON_INVALID_EVENT`); created like the others.',
+    parse: (raw) => {
+      const value = raw.trim();
+      const problem = topicProblem(value);
+      if (problem !== undefined) throw new Error(problem);
+      return value;
+    },
+    default: 'outbox.dead-letter',
+  }),
+  kafkaMaxRecordBytes: intOption({
+    env: 'KAFKA_MAX_RECORD_BYTES',
+    group: 'Kafka',
+    description:
+      "Largest record the relay sends; larger events are dead-lettered without the column that made them too big. Keep it at or below the broker's `message.max.bytes` / the topic's `max.message.bytes` (1 MiB by default).",
+    default: 1_000_000,
+    min: 4_096,
+    max: 1_000_000_000,
   }),
   maxInFlightEvents: intOption({
     env: 'MAX_IN_FLIGHT_EVENTS',

@@ -24,17 +24,52 @@ export interface OutboxTable {
   name: string;
 }
 
+/** An optional column whose value becomes an event header (metadata). */
+export interface HeaderColumn {
+  column: string;
+  header: string;
+}
+
+/** Where the outbox row keeps what: required columns, optional timestamp and header columns. */
+export interface OutboxLayout {
+  columns: OutboxColumns;
+  /** Column with the event's own time; the commit time when absent. */
+  timestamp?: string | undefined;
+  headers: readonly HeaderColumn[];
+}
+
+/** W3C trace context columns travel as headers of the same name even when not configured. */
+const TRACE_CONTEXT: readonly HeaderColumn[] = [
+  { column: 'traceparent', header: 'traceparent' },
+  { column: 'tracestate', header: 'tracestate' },
+];
+
+export const DEBEZIUM_LAYOUT: Readonly<OutboxLayout> = Object.freeze({
+  columns: DEBEZIUM_COLUMNS,
+  headers: [],
+});
+
 /** A row that cannot become an event, with the reason in words. */
 export interface InvalidRow {
-  reason: 'MISSING_ID' | 'MISSING_AGGREGATE_TYPE' | 'MISSING_AGGREGATE_ID' | 'MISSING_TYPE';
+  reason:
+    | 'MISSING_ID'
+    | 'MISSING_AGGREGATE_TYPE'
+    | 'MISSING_AGGREGATE_ID'
+    | 'MISSING_TYPE'
+    | 'PAYLOAD_NOT_JSON';
   message: string;
   /** The row's columns as text, for the operator (and a dead-letter record). */
   row: Record<string, string | null>;
+  eventId?: string | undefined;
+  aggregateId?: string | undefined;
 }
 
 export type MappedRow = { ok: true; event: DomainEvent } | { ok: false; invalid: InvalidRow };
 
 type ColumnIndexes = { [K in keyof OutboxColumns]: number };
+
+const JSON_OID = 114;
+const JSONB_OID = 3802;
 
 /**
  * Turns pgoutput inserts into the outbox table into DomainEvents. Relation messages tell which
@@ -42,14 +77,31 @@ type ColumnIndexes = { [K in keyof OutboxColumns]: number };
  * a relation in every session, and again after the table changes.
  */
 export class OutboxMapper {
-  private readonly relations = new Map<number, { indexes: ColumnIndexes; names: string[] }>();
+  private readonly relations = new Map<
+    number,
+    {
+      indexes: ColumnIndexes;
+      names: string[];
+      payloadIsJson: boolean;
+      timestamp: number;
+      headers: Array<{ index: number; header: string }>;
+    }
+  >();
   private readonly qualifiedName: string;
+  private readonly columns: OutboxColumns;
+  private readonly headerColumns: readonly HeaderColumn[];
 
   constructor(
     private readonly table: OutboxTable,
-    private readonly columns: OutboxColumns = DEBEZIUM_COLUMNS,
+    private readonly layout: OutboxLayout = DEBEZIUM_LAYOUT,
   ) {
     this.qualifiedName = `${table.schema}.${table.name}`;
+    this.columns = layout.columns;
+    const configured = new Set(layout.headers.map((h) => h.column));
+    this.headerColumns = [
+      ...layout.headers,
+      ...TRACE_CONTEXT.filter((t) => !configured.has(t.column)),
+    ];
   }
 
   onRelation(message: RelationMessage): void {
@@ -79,7 +131,28 @@ export class OutboxMapper {
         { context: { table: this.qualifiedName } },
       );
     }
-    this.relations.set(message.relationId, { indexes, names });
+    // json and jsonb columns hold valid JSON by construction; any other type is checked per row.
+    const payloadType = message.columns[indexes.payload]?.typeOid;
+    const payloadIsJson = payloadType === JSON_OID || payloadType === JSONB_OID;
+    // Optional columns may come and go while the relay runs: absent ones are simply left out.
+    const headers = this.headerColumns
+      .map((h) => ({ index: names.indexOf(h.column), header: h.header }))
+      .filter((h) => h.index >= 0);
+    const timestamp =
+      this.layout.timestamp === undefined ? -1 : names.indexOf(this.layout.timestamp);
+    this.relations.set(message.relationId, { indexes, names, payloadIsJson, timestamp, headers });
+  }
+
+  /** The row's columns as text (for dead letters); undefined for other relations. */
+  rowOf(message: InsertMessage): Record<string, string | null> | undefined {
+    const relation = this.relations.get(message.relationId);
+    if (relation === undefined) return undefined;
+    const row: Record<string, string | null> = {};
+    relation.names.forEach((name, i) => {
+      const value = message.values[i];
+      row[name] = Buffer.isBuffer(value) ? value.toString('utf8') : null;
+    });
+    return row;
   }
 
   /** The event for an insert into the outbox table; undefined for any other relation. */
@@ -101,7 +174,7 @@ export class OutboxMapper {
     // JSON on the topic).
     const payload = Buffer.isBuffer(payloadValue) ? Buffer.from(payloadValue) : null;
 
-    const problem = blank(id)
+    const problem: readonly [InvalidRow['reason'], string] | undefined = blank(id)
       ? (['MISSING_ID', this.columns.id] as const)
       : blank(aggregateType)
         ? (['MISSING_AGGREGATE_TYPE', this.columns.aggregateType] as const)
@@ -109,19 +182,30 @@ export class OutboxMapper {
           ? (['MISSING_AGGREGATE_ID', this.columns.aggregateId] as const)
           : blank(type)
             ? (['MISSING_TYPE', this.columns.type] as const)
-            : undefined;
+            : payload !== null && !relation.payloadIsJson && !isJson(payload)
+              ? (['PAYLOAD_NOT_JSON', this.columns.payload] as const)
+              : undefined;
     if (problem !== undefined) {
-      const row: Record<string, string | null> = {};
-      relation.names.forEach((name, i) => (row[name] = text(i)));
       return {
         ok: false,
         invalid: {
           reason: problem[0],
-          message: `outbox row in ${this.qualifiedName} has a null or blank ${problem[1]}`,
-          row,
+          message:
+            problem[0] === 'PAYLOAD_NOT_JSON'
+              ? `outbox row in ${this.qualifiedName} has a ${problem[1]} that is not JSON`
+              : `outbox row in ${this.qualifiedName} has a null or blank ${problem[1]}`,
+          row: this.rowOf(message) ?? {},
+          eventId: blank(id) ? undefined : id!,
+          aggregateId: blank(aggregateId) ? undefined : aggregateId!,
         },
       };
     }
+    const metadata: Record<string, string> = {};
+    for (const { index, header } of relation.headers) {
+      const value = text(index);
+      if (value !== null) metadata[header] = value;
+    }
+    const ownTime = relation.timestamp >= 0 ? parseTimestamp(text(relation.timestamp)) : undefined;
     return {
       ok: true,
       event: {
@@ -130,11 +214,42 @@ export class OutboxMapper {
         aggregateId: aggregateId!,
         type: type!,
         payload,
-        occurredAt: new Date(Number(source.commitTimeUs / 1000n)),
-        metadata: {},
+        occurredAt: ownTime ?? new Date(Number(source.commitTimeUs / 1000n)),
+        metadata,
         source: { ...source, table: this.qualifiedName },
       },
     };
+  }
+}
+
+/**
+ * PostgreSQL's text output of timestamp / timestamptz ("2026-11-23 19:51:21.123456+00"), to a
+ * Date (ms precision). A timestamp without zone is taken as UTC. Undefined when unparseable.
+ */
+export function parseTimestamp(text: string | null): Date | undefined {
+  if (text === null) return undefined;
+  const match =
+    /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}(?::?\d{2})?(?::\d{2})?)?$/.exec(
+      text.trim(),
+    );
+  if (match === null) return undefined;
+  const [, date, time, fraction = '', zone = '+00'] = match;
+  const millis = fraction === '' ? '' : fraction.slice(0, 4).padEnd(4, '0');
+  const offset = /^[+-]\d{2}$/.test(zone)
+    ? `${zone}:00`
+    : zone.length === 5
+      ? `${zone.slice(0, 3)}:${zone.slice(3)}`
+      : zone.slice(0, 6);
+  const parsed = new Date(`${date}T${time}${millis}${offset}`);
+  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
+}
+
+function isJson(bytes: Buffer): boolean {
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -28,7 +28,11 @@ interface Item<T> {
 
 /** Approximate size of a record on the wire, to keep each request under the broker's limits. */
 export function recordBytes(record: KafkaRecord): number {
-  let size = 70 + Buffer.byteLength(record.key) + (record.value?.length ?? 0) + record.topic.length;
+  let size =
+    70 +
+    (record.key === null ? 0 : Buffer.byteLength(record.key)) +
+    (record.value?.length ?? 0) +
+    record.topic.length;
   for (const name in record.headers)
     size += name.length + Buffer.byteLength(record.headers[name]!) + 4;
   return size;

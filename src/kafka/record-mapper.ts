@@ -4,7 +4,7 @@ import type { DomainEvent } from '../events/domain-event';
 export interface KafkaRecord {
   topic: string;
   /** The aggregate id: the key Kafka partitions by, so one aggregate stays in one partition. */
-  key: string;
+  key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
   /** Milliseconds since the epoch, as a string (kafkajs' form). */
@@ -50,7 +50,13 @@ export class RecordMapper {
         topic,
         key: event.aggregateId,
         value: event.payload,
-        headers: { id: event.id, type: event.type },
+        // Metadata first, so a header column cannot overwrite the event's own id or type.
+        headers: {
+          ...event.metadata,
+          id: event.id,
+          type: event.type,
+          aggregateType: event.aggregateType,
+        },
         timestamp: String(event.occurredAt.getTime()),
       },
     };

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
-import { DEBEZIUM_COLUMNS } from '../events/outbox-mapper';
+import type { OutboxLayout } from '../events/outbox-mapper';
 import { KafkaPublisher } from '../kafka/publisher';
 import { RecordMapper } from '../kafka/record-mapper';
 import { TopicCreator } from '../kafka/topics';
@@ -122,9 +122,12 @@ export class Relay {
           slot.confirmedFlushLsn,
           {
             table: this.config.outboxTable,
-            columns: DEBEZIUM_COLUMNS,
+            layout: this.layout,
             maxInFlightEvents: this.config.maxInFlightEvents,
             maxInFlightBytes: this.config.maxInFlightBytes,
+            onInvalidEvent: this.config.onInvalidEvent,
+            deadLetterTopic: this.config.deadLetterTopic,
+            maxRecordBytes: this.config.kafkaMaxRecordBytes,
           },
           records,
           publisher,
@@ -294,10 +297,28 @@ export class Relay {
     return new Promise((resolve) => (this.wake = resolve));
   }
 
+  private get layout(): OutboxLayout {
+    const c = this.config;
+    return {
+      columns: {
+        id: c.columnId,
+        aggregateType: c.columnAggregateType,
+        aggregateId: c.columnAggregateId,
+        type: c.columnType,
+        payload: c.columnPayload,
+      },
+      timestamp: c.columnTimestamp,
+      headers: c.headerColumns,
+    };
+  }
+
   private preflightOptions(createSlot: boolean) {
     return {
       table: this.config.outboxTable,
-      columns: DEBEZIUM_COLUMNS,
+      columns: [
+        ...(Object.values(this.layout.columns) as string[]),
+        ...(this.layout.timestamp === undefined ? [] : [this.layout.timestamp]),
+      ],
       publicationName: this.config.publicationName,
       slotName: this.config.slotName,
       createSlot,

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import { AckTracker, type TrackedTransaction } from '../ack/ack-tracker';
 import { RelayError } from '../errors';
-import { OutboxMapper, type OutboxColumns, type OutboxTable } from '../events/outbox-mapper';
+import { OutboxMapper, type OutboxLayout, type OutboxTable } from '../events/outbox-mapper';
 import type { KafkaPublisher } from '../kafka/publisher';
 import { recordBytes } from '../kafka/publisher';
-import type { RecordMapper } from '../kafka/record-mapper';
+import type { KafkaRecord, RecordMapper } from '../kafka/record-mapper';
+import { deadLetterRecord, type DeadLetter } from '../kafka/dead-letter';
 import { formatLsn, type Lsn } from '../replication/lsn';
-import { decodePgoutput } from '../replication/pgoutput-decoder';
+import { decodePgoutput, type InsertMessage } from '../replication/pgoutput-decoder';
 import { pgTimestampToUnixMicros, type ReplicationMessage } from '../replication/protocol';
 import type { ReplicationStream } from '../replication/replication-stream';
 
@@ -19,9 +20,12 @@ export interface EventToken {
 
 export interface SessionOptions {
   table: OutboxTable;
-  columns: OutboxColumns;
+  layout: OutboxLayout;
   maxInFlightEvents: number;
   maxInFlightBytes: number;
+  onInvalidEvent: 'dead-letter' | 'fail';
+  deadLetterTopic: string;
+  maxRecordBytes: number;
 }
 
 interface OpenTransaction {
@@ -60,7 +64,7 @@ export class StreamSession {
     private readonly log: Logger,
   ) {
     this.tracker = new AckTracker(startLsn);
-    this.mapper = new OutboxMapper(options.table, options.columns);
+    this.mapper = new OutboxMapper(options.table, options.layout);
   }
 
   get confirmed(): Lsn {
@@ -179,41 +183,45 @@ export class StreamSession {
     }
   }
 
-  private onInsert(message: Parameters<OutboxMapper['onInsert']>[0], size: number): void {
+  private onInsert(message: InsertMessage, size: number): void {
     const txn = this.open;
     if (txn === undefined) throw new Error('insert outside a transaction');
-    const mapped = this.mapper.onInsert(message, {
-      xid: txn.xid,
-      commitLsn: txn.commitLsn,
-      commitTimeUs: txn.commitTimeUs,
-    });
+    const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
+    const mapped = this.mapper.onInsert(message, source);
     if (mapped === undefined) return;
+    const letter = (
+      fields: Omit<DeadLetter, 'table' | 'commitLsn' | 'xid' | 'timestamp' | 'row'>,
+    ) => this.deadLetter(txn, message, fields, size);
     if (!mapped.ok) {
       const { invalid } = mapped;
-      throw new RelayError('EVENT_INVALID', `${invalid.message}; nothing after it is confirmed`, {
-        context: {
-          reason: invalid.reason,
-          id: invalid.row.id ?? undefined,
-          lsn: formatLsn(txn.commitLsn),
-        },
+      return letter({
+        reason: invalid.reason,
+        message: invalid.message,
+        eventId: invalid.eventId,
+        aggregateId: invalid.aggregateId,
       });
     }
     const { event } = mapped;
     const result = this.records.map(event);
     if (!result.ok) {
-      throw new RelayError('KAFKA_TOPIC', `event ${event.id}: topic ${result.topicProblem}`, {
-        context: {
-          id: event.id,
-          aggregateType: event.aggregateType,
-          lsn: formatLsn(txn.commitLsn),
-        },
+      return letter({
+        reason: 'INVALID_TOPIC',
+        message: `topic ${result.topicProblem}`,
+        eventId: event.id,
+        aggregateId: event.aggregateId,
+        intendedTopic: this.records.topicFor(event),
       });
     }
-    const bytes = Math.max(size, recordBytes(result.record));
-    this.tracker.addEvent();
-    this.inFlightEvents++;
-    this.inFlightBytes += bytes;
-    this.eventsRead++;
+    const bytes = recordBytes(result.record);
+    if (bytes > this.options.maxRecordBytes) {
+      return letter({
+        reason: 'RECORD_TOO_LARGE',
+        message: `record of ${bytes} bytes is larger than KAFKA_MAX_RECORD_BYTES (${this.options.maxRecordBytes})`,
+        eventId: event.id,
+        aggregateId: event.aggregateId,
+        intendedTopic: result.record.topic,
+      });
+    }
     if (this.log.isLevelEnabled('trace')) {
       this.log.trace(
         {
@@ -226,7 +234,58 @@ export class StreamSession {
         'event read',
       );
     }
-    this.publisher.enqueue(result.record, bytes, { session: this, txn: txn.tracked, bytes });
+    this.publish(txn, result.record, Math.max(size, bytes));
+  }
+
+  private deadLetter(
+    txn: OpenTransaction,
+    message: InsertMessage,
+    fields: Omit<DeadLetter, 'table' | 'commitLsn' | 'xid' | 'timestamp' | 'row'>,
+    size: number,
+  ): void {
+    const table = `${this.options.table.schema}.${this.options.table.name}`;
+    const context = {
+      reason: fields.reason,
+      id: fields.eventId,
+      lsn: formatLsn(txn.commitLsn),
+      table,
+    };
+    if (this.options.onInvalidEvent === 'fail') {
+      throw new RelayError(
+        'EVENT_INVALID',
+        `${fields.message}; ON_INVALID_EVENT=fail: nothing from here on is confirmed`,
+        { context },
+      );
+    }
+    const record = deadLetterRecord(
+      {
+        ...fields,
+        row: this.mapper.rowOf(message) ?? {},
+        table,
+        commitLsn: txn.commitLsn,
+        xid: txn.xid,
+        timestamp: String(txn.commitTimeUs / 1000n),
+      },
+      this.options.deadLetterTopic,
+      this.options.maxRecordBytes,
+    );
+    this.log.warn(
+      { ...context, topic: this.options.deadLetterTopic },
+      `dead-lettered: ${fields.message}`,
+    );
+    this.publish(
+      txn,
+      record,
+      Math.max(Math.min(size, this.options.maxRecordBytes), recordBytes(record)),
+    );
+  }
+
+  private publish(txn: OpenTransaction, record: KafkaRecord, bytes: number): void {
+    this.tracker.addEvent();
+    this.inFlightEvents++;
+    this.inFlightBytes += bytes;
+    this.eventsRead++;
+    this.publisher.enqueue(record, bytes, { session: this, txn: txn.tracked, bytes });
     if (
       this.inFlightEvents >= this.options.maxInFlightEvents ||
       this.inFlightBytes >= this.options.maxInFlightBytes

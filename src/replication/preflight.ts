@@ -1,12 +1,13 @@
 import type { Client } from 'pg';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
-import type { OutboxColumns, OutboxTable } from '../events/outbox-mapper';
+import type { OutboxTable } from '../events/outbox-mapper';
 import { parseLsn, type Lsn } from './lsn';
 
 export interface PreflightOptions {
   table: OutboxTable;
-  columns: OutboxColumns;
+  /** Columns the table must have. */
+  columns: readonly string[];
   publicationName: string;
   slotName: string;
   /** Create the slot if missing: true on first start; afterwards a missing slot means loss. */
@@ -75,7 +76,7 @@ export async function preflight(
     );
   }
   const have = new Set(columns.map((c) => c.attname));
-  const missing = (Object.values(options.columns) as string[]).filter((c) => !have.has(c));
+  const missing = options.columns.filter((c) => !have.has(c));
   if (missing.length > 0) {
     throw new RelayError(
       'OUTBOX_COLUMNS_MISSING',

@@ -80,7 +80,7 @@ describe('relay: the records consumers see', () => {
       expect(record!.key).toBe(row.aggregateid);
       expect(record!.partition).toBe(JAVA_PARTITIONS[row.aggregateid]);
       expect(record!.partition).toBe(javaPartition(row.aggregateid, 3));
-      expect(record!.headers).toEqual({ id: row.id, type: row.type });
+      expect(record!.headers).toEqual({ id: row.id, type: row.type, aggregateType: 'order' });
       expect(JSON.parse(record!.value!.toString())).toEqual(row.payload);
     }
     expect(

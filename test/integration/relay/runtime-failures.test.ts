@@ -96,14 +96,14 @@ describe('relay: standby and unrecoverable states while running', () => {
     }
   });
 
-  it('exits with EVENT_INVALID on a row without aggregate id and confirms nothing past it', async () => {
+  it('failsOnInvalidRow with ON_INVALID_EVENT=fail: exits with EVENT_INVALID and confirms nothing past it', async () => {
     const names = outboxNames('badrow');
     await withSql(url, (sql) =>
       sql.query(
         `create table ${names.table} (id uuid primary key, aggregatetype text, aggregateid text, type text, payload jsonb)`,
       ),
     );
-    const relay = new RelayProcess(relayEnv(names));
+    const relay = new RelayProcess(relayEnv(names, { ON_INVALID_EVENT: 'fail' }));
     try {
       await relay.waitUntilStreaming();
       await withSql(url, (sql) =>

@@ -78,6 +78,29 @@ describe('loadConfig', () => {
     expect(problems({ ...minimal, DATABASE_URL: 'not a url hunter2' })).not.toContain('hunter2');
   });
 
+  it('canReadColumnMappingAndHeaderColumns', () => {
+    const config = loadConfig({
+      ...minimal,
+      OUTBOX_COLUMN_AGGREGATE_ID: 'stream_id',
+      OUTBOX_COLUMN_TIMESTAMP: 'occurred_at',
+      OUTBOX_HEADER_COLUMNS: 'correlation_id:correlationId, causation_id',
+    });
+    expect(config.columnAggregateId).toBe('stream_id');
+    expect(config.columnId).toBe('id');
+    expect(config.columnTimestamp).toBe('occurred_at');
+    expect(config.headerColumns).toEqual([
+      { column: 'correlation_id', header: 'correlationId' },
+      { column: 'causation_id', header: 'causation_id' },
+    ]);
+    expect(loadConfig(minimal).columnTimestamp).toBeUndefined();
+    expect(problems({ ...minimal, OUTBOX_HEADER_COLUMNS: 'a:b:c' })).toContain(
+      'entry "a:b:c" must be column or column:header-name',
+    );
+    expect(problems({ ...minimal, OUTBOX_COLUMN_ID: 'Event Id' })).toContain(
+      'OUTBOX_COLUMN_ID must be a lower-case column name',
+    );
+  });
+
   it('failsOnNonNumbers', () => {
     expect(problems({ ...minimal, MAX_IN_FLIGHT_EVENTS: '10k' })).toContain(
       'MAX_IN_FLIGHT_EVENTS must be a whole number, got "10k"',

@@ -1,4 +1,4 @@
-import { OutboxMapper } from '../../../src/events/outbox-mapper';
+import { OutboxMapper, parseTimestamp } from '../../../src/events/outbox-mapper';
 import { isRelayError } from '../../../src/errors';
 import {
   decodePgoutput,
@@ -94,6 +94,22 @@ describe('OutboxMapper', () => {
     expect(result?.ok === false && result.invalid.message).toContain(`blank ${column}`);
   });
 
+  it('failsOnAPayloadThatIsNotJsonInATextColumn, but trusts json/jsonb columns', () => {
+    const textPayload = COLUMNS.map(([c, oid]): [string, number] => [
+      c,
+      c === 'payload' ? 25 : oid,
+    ]);
+    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    mapper.onRelation(relation(textPayload));
+    expect(mapper.onInsert(insert(['e', 'a', 'b', 'T', 'not json']), source)).toMatchObject({
+      ok: false,
+      invalid: { reason: 'PAYLOAD_NOT_JSON', eventId: 'e', aggregateId: 'b' },
+    });
+    expect(mapper.onInsert(insert(['e', 'a', 'b', 'T', '{"ok": true}']), source)).toMatchObject({
+      ok: true,
+    });
+  });
+
   it('failsWhenTheTableLosesARequiredColumn', () => {
     const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
     try {
@@ -102,5 +118,95 @@ describe('OutboxMapper', () => {
     } catch (err) {
       expect(isRelayError(err, 'OUTBOX_COLUMNS_MISSING')).toBe(true);
     }
+  });
+});
+
+describe('OutboxMapper with a configured layout', () => {
+  const layout = {
+    columns: {
+      id: 'event_id',
+      aggregateType: 'stream',
+      aggregateId: 'stream_id',
+      type: 'kind',
+      payload: 'body',
+    },
+    timestamp: 'occurred_at',
+    headers: [
+      { column: 'correlation_id', header: 'correlationId' },
+      { column: 'causation_id', header: 'causation_id' },
+    ],
+  };
+  const columns: Array<[string, number]> = [
+    ['event_id', 2950],
+    ['stream', 25],
+    ['stream_id', 25],
+    ['kind', 25],
+    ['body', 3802],
+    ['occurred_at', 1184],
+    ['correlation_id', 25],
+    ['causation_id', 25],
+    ['traceparent', 25],
+  ];
+
+  it('canMapRenamedColumnsHeaderColumnsTraceContextAndTheEventTime', () => {
+    const mapper = new OutboxMapper({ schema: 'app', name: 'events' }, layout);
+    mapper.onRelation(decodePgoutput(B.relation(5, 'app', 'events', columns)) as RelationMessage);
+    const result = mapper.onInsert(
+      insert(
+        [
+          'e-9',
+          'order',
+          'o-1',
+          'Placed',
+          '{}',
+          '2026-01-02 03:04:05.678901+02',
+          'corr-1',
+          null,
+          '00-4bf9-00f0-01',
+        ],
+        5,
+      ),
+      source,
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      event: {
+        id: 'e-9',
+        aggregateType: 'order',
+        aggregateId: 'o-1',
+        type: 'Placed',
+        occurredAt: new Date('2026-01-02T01:04:05.678Z'),
+        metadata: { correlationId: 'corr-1', traceparent: '00-4bf9-00f0-01' },
+        source: { table: 'app.events' },
+      },
+    });
+  });
+
+  it('canRunWithoutOptionalColumns: absent header and time columns are left out', () => {
+    const mapper = new OutboxMapper({ schema: 'app', name: 'events' }, layout);
+    mapper.onRelation(
+      decodePgoutput(B.relation(5, 'app', 'events', columns.slice(0, 5))) as RelationMessage,
+    );
+    const result = mapper.onInsert(insert(['e', 'a', 'b', 'T', '{}'], 5), source);
+    expect(result).toMatchObject({
+      ok: true,
+      event: { metadata: {}, occurredAt: new Date(1_700_000_000_123) },
+    });
+  });
+});
+
+describe('parseTimestamp', () => {
+  it.each([
+    ['2026-01-02 03:04:05+00', '2026-01-02T03:04:05.000Z'],
+    ['2026-01-02 03:04:05.5+00', '2026-01-02T03:04:05.500Z'],
+    ['2026-01-02 03:04:05.123456-03:30', '2026-01-02T06:34:05.123Z'],
+    ['2026-01-02 03:04:05.123456', '2026-01-02T03:04:05.123Z'],
+  ])('reads %s', (text, iso) => {
+    expect(parseTimestamp(text)?.toISOString()).toBe(iso);
+  });
+
+  it('returns undefined for what it cannot read', () => {
+    expect(parseTimestamp('yesterday')).toBeUndefined();
+    expect(parseTimestamp(null)).toBeUndefined();
   });
 });

@@ -20,9 +20,24 @@ describe('RecordMapper', () => {
         topic: 'outbox.event.order',
         key: 'order-42',
         value: Buffer.from('{"total": 42}'),
-        headers: { id: '9b1d-1', type: 'OrderCreated' },
+        headers: { id: '9b1d-1', type: 'OrderCreated', aggregateType: 'order' },
         timestamp: '1700000000123',
       },
+    });
+  });
+
+  it('canAddMetadataHeaders without letting them replace id, type or aggregateType', () => {
+    const withMetadata = {
+      ...event,
+      metadata: { correlationId: 'c-1', traceparent: '00-abc-def-01', id: 'spoof' },
+    };
+    const result = new RecordMapper('t').map(withMetadata);
+    expect(result.ok && result.record.headers).toEqual({
+      correlationId: 'c-1',
+      traceparent: '00-abc-def-01',
+      id: '9b1d-1',
+      type: 'OrderCreated',
+      aggregateType: 'order',
     });
   });
 
