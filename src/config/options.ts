@@ -198,6 +198,22 @@ export const OPTIONS = {
     parse: parseTopicTemplate,
     default: 'outbox.event.{aggregateType}',
   }),
+  valueFormat: enumOption({
+    env: 'VALUE_FORMAT',
+    group: 'Kafka',
+    description:
+      '`json`: the payload as the value, headers `id`, `type`, `aggregateType` (Debezium-compatible). `cloudevents`: CloudEvents 1.0 binary content mode, the payload as the value and `ce_*` headers. See [Record contract](#record-contract).',
+    default: 'json',
+    values: ['json', 'cloudevents'] as const,
+  }),
+  cloudEventsSource: customOption<string | undefined>({
+    env: 'CLOUDEVENTS_SOURCE',
+    group: 'Kafka',
+    description: 'CloudEvents `source` attribute (URI reference) for `VALUE_FORMAT=cloudevents`.',
+    parse: (raw) => raw.trim(),
+    default: undefined,
+    defaultText: '`/outbox-relay/<database>/<schema>.<table>`',
+  }),
   topicPartitions: intOption({
     env: 'TOPIC_PARTITIONS',
     group: 'Kafka',
@@ -215,6 +231,19 @@ export const OPTIONS = {
     default: -1,
     min: -1,
     max: 100,
+  }),
+  messagePrefix: customOption<string | undefined>({
+    env: 'OUTBOX_MESSAGE_PREFIX',
+    group: 'Outbox',
+    description:
+      'Enables the table-less outbox: transactional logical decoding messages with this prefix (`outbox_emit(...)` in schemas/outbox.sql, or `pg_logical_emit_message(true, prefix, json)`) become events like rows. The outbox table is then optional.',
+    parse: (raw) => {
+      const value = raw.trim();
+      if (value === '') throw new Error('must not be empty');
+      return value;
+    },
+    default: undefined,
+    defaultText: '(off)',
   }),
   onInvalidEvent: enumOption({
     env: 'ON_INVALID_EVENT',

@@ -1,5 +1,7 @@
 import type { DomainEvent } from '../events/domain-event';
 
+const CONTENT_TYPE = 'application/json';
+
 /** One Kafka record, as the producer sends it. */
 export interface KafkaRecord {
   topic: string;
@@ -25,11 +27,30 @@ export function topicProblem(topic: string): string | undefined {
 
 export type MappedRecord = { ok: true; record: KafkaRecord } | { ok: false; topicProblem: string };
 
+/**
+ * How an event is written: `json` (the payload as the value; id/type/aggregateType headers, the
+ * Debezium-compatible layout) or `cloudevents` (CloudEvents 1.0, Kafka protocol binding, binary
+ * content mode: the payload as the value, the attributes as `ce_*` headers).
+ */
+export type ValueFormat = 'json' | 'cloudevents';
+
+export interface RecordOptions {
+  format: ValueFormat;
+  /** CloudEvents `source` attribute. */
+  cloudEventsSource: string;
+}
+
 /** Maps DomainEvents to Kafka records: topic from the template, key = aggregate id. */
 export class RecordMapper {
   private readonly topics = new Map<string, string>();
 
-  constructor(private readonly topicTemplate: string) {}
+  constructor(
+    private readonly topicTemplate: string,
+    private readonly options: RecordOptions = {
+      format: 'json',
+      cloudEventsSource: '/outbox-relay',
+    },
+  ) {}
 
   topicFor(event: DomainEvent): string {
     let topic = this.topics.get(event.aggregateType);
@@ -38,6 +59,30 @@ export class RecordMapper {
       if (this.topics.size < 10_000) this.topics.set(event.aggregateType, topic);
     }
     return topic;
+  }
+
+  /** Metadata first, so a header column cannot overwrite the event's own attributes. */
+  headers(event: DomainEvent): Record<string, string> {
+    if (this.options.format === 'json') {
+      return {
+        ...event.metadata,
+        id: event.id,
+        type: event.type,
+        aggregateType: event.aggregateType,
+      };
+    }
+    const headers: Record<string, string> = {
+      ...event.metadata,
+      ce_specversion: '1.0',
+      ce_id: event.id,
+      ce_source: this.options.cloudEventsSource,
+      ce_type: event.type,
+      ce_time: event.occurredAt.toISOString(),
+      ce_subject: event.aggregateId,
+    };
+    // A tombstone carries no data, so it declares no content type.
+    if (event.payload !== null) headers['content-type'] = CONTENT_TYPE;
+    return headers;
   }
 
   map(event: DomainEvent): MappedRecord {
@@ -50,13 +95,7 @@ export class RecordMapper {
         topic,
         key: event.aggregateId,
         value: event.payload,
-        // Metadata first, so a header column cannot overwrite the event's own id or type.
-        headers: {
-          ...event.metadata,
-          id: event.id,
-          type: event.type,
-          aggregateType: event.aggregateType,
-        },
+        headers: this.headers(event),
         timestamp: String(event.occurredAt.getTime()),
       },
     };

@@ -106,7 +106,13 @@ export class Relay {
   }
 
   private async streamUntilStopped(publisher: KafkaPublisher<EventToken>): Promise<void> {
-    const records = new RecordMapper(this.config.topicTemplate);
+    const { schema, name } = this.config.outboxTable;
+    const database = new URL(this.config.databaseUrl).pathname.replace(/^\//, '') || 'postgres';
+    const records = new RecordMapper(this.config.topicTemplate, {
+      format: this.config.valueFormat,
+      cloudEventsSource:
+        this.config.cloudEventsSource ?? `/outbox-relay/${database}/${schema}.${name}`,
+    });
     let attempt = 0;
     let standby = false;
     while (!this.stopping) {
@@ -128,6 +134,7 @@ export class Relay {
             onInvalidEvent: this.config.onInvalidEvent,
             deadLetterTopic: this.config.deadLetterTopic,
             maxRecordBytes: this.config.kafkaMaxRecordBytes,
+            messagePrefix: this.config.messagePrefix,
           },
           records,
           publisher,
@@ -139,11 +146,12 @@ export class Relay {
             databaseUrl: this.config.databaseUrl,
             slotName: this.config.slotName,
             publicationName: this.config.publicationName,
+            messages: this.config.messagePrefix !== undefined,
           },
-          current.handle,
+          current,
           log,
         );
-        current.attach(stream);
+        current.sendStatus(true);
         current.onFailure((error) =>
           this.interrupt({ kind: error.retriable ? 'session' : 'fatal', error }),
         );
@@ -322,6 +330,7 @@ export class Relay {
       publicationName: this.config.publicationName,
       slotName: this.config.slotName,
       createSlot,
+      tableOptional: this.config.messagePrefix !== undefined,
     };
   }
 

@@ -6,8 +6,16 @@ import type { KafkaPublisher } from '../kafka/publisher';
 import { recordBytes } from '../kafka/publisher';
 import type { KafkaRecord, RecordMapper } from '../kafka/record-mapper';
 import { deadLetterRecord, type DeadLetter } from '../kafka/dead-letter';
+import { mapMessage } from '../events/message-mapper';
+import type { MappedRow } from '../events/outbox-mapper';
+
+type LetterFields = Omit<DeadLetter, 'table' | 'commitLsn' | 'xid' | 'timestamp' | 'row'>;
 import { formatLsn, type Lsn } from '../replication/lsn';
-import { decodePgoutput, type InsertMessage } from '../replication/pgoutput-decoder';
+import {
+  decodePgoutput,
+  type InsertMessage,
+  type LogicalMessage,
+} from '../replication/pgoutput-decoder';
 import { pgTimestampToUnixMicros, type ReplicationMessage } from '../replication/protocol';
 import type { ReplicationStream } from '../replication/replication-stream';
 
@@ -26,6 +34,8 @@ export interface SessionOptions {
   onInvalidEvent: 'dead-letter' | 'fail';
   deadLetterTopic: string;
   maxRecordBytes: number;
+  /** Table-less outbox: logical decoding messages with this prefix are events. */
+  messagePrefix: string | undefined;
 }
 
 interface OpenTransaction {
@@ -75,9 +85,9 @@ export class StreamSession {
     return { events: this.inFlightEvents, bytes: this.inFlightBytes };
   }
 
+  /** The stream this session reads; set before its first message arrives. */
   attach(stream: ReplicationStream): void {
     this.stream = stream;
-    this.sendStatus(true);
   }
 
   /** Called with the first unrecoverable error this session meets. */
@@ -176,6 +186,9 @@ export class StreamSession {
       case 'insert':
         this.onInsert(message, data.length);
         return;
+      case 'message':
+        this.onMessage(message, data.length);
+        return;
       default:
         // Updates and deletes of outbox rows (e.g. insert-then-delete to keep the table empty),
         // truncates, types, origins and messages carry no new events.
@@ -189,9 +202,50 @@ export class StreamSession {
     const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
     const mapped = this.mapper.onInsert(message, source);
     if (mapped === undefined) return;
-    const letter = (
-      fields: Omit<DeadLetter, 'table' | 'commitLsn' | 'xid' | 'timestamp' | 'row'>,
-    ) => this.deadLetter(txn, message, fields, size);
+    this.publishMapped(
+      txn,
+      mapped,
+      (fields) =>
+        this.deadLetter(txn, this.mapper.rowOf(message) ?? {}, this.outboxTable, fields, size),
+      size,
+    );
+  }
+
+  private onMessage(message: LogicalMessage, size: number): void {
+    const prefix = this.options.messagePrefix;
+    if (prefix === undefined || message.prefix !== prefix) return;
+    const txn = this.open;
+    if (!message.transactional || txn === undefined) {
+      this.log.warn(
+        { prefix, lsn: formatLsn(message.lsn) },
+        'ignored a non-transactional logical decoding message: only pg_logical_emit_message(true, ...) is atomic with its transaction',
+      );
+      return;
+    }
+    const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
+    const mapped = mapMessage(
+      message.content,
+      message.lsn,
+      this.stream?.origin ?? '',
+      source,
+      prefix,
+    );
+    const row = mapped.ok ? {} : mapped.invalid.row;
+    this.publishMapped(
+      txn,
+      mapped,
+      (fields) => this.deadLetter(txn, row, `message:${prefix}`, fields, size),
+      size,
+    );
+  }
+
+  /** Publishes a mapped event, or dead-letters it (or fails) when it cannot become a record. */
+  private publishMapped(
+    txn: OpenTransaction,
+    mapped: MappedRow,
+    letter: (fields: LetterFields) => void,
+    size: number,
+  ): void {
     if (!mapped.ok) {
       const { invalid } = mapped;
       return letter({
@@ -237,13 +291,17 @@ export class StreamSession {
     this.publish(txn, result.record, Math.max(size, bytes));
   }
 
+  private get outboxTable(): string {
+    return `${this.options.table.schema}.${this.options.table.name}`;
+  }
+
   private deadLetter(
     txn: OpenTransaction,
-    message: InsertMessage,
-    fields: Omit<DeadLetter, 'table' | 'commitLsn' | 'xid' | 'timestamp' | 'row'>,
+    row: Record<string, string | null>,
+    table: string,
+    fields: LetterFields,
     size: number,
   ): void {
-    const table = `${this.options.table.schema}.${this.options.table.name}`;
     const context = {
       reason: fields.reason,
       id: fields.eventId,
@@ -260,7 +318,7 @@ export class StreamSession {
     const record = deadLetterRecord(
       {
         ...fields,
-        row: this.mapper.rowOf(message) ?? {},
+        row,
         table,
         commitLsn: txn.commitLsn,
         xid: txn.xid,

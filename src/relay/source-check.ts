@@ -17,7 +17,8 @@ export async function checkSource(sql: Client, config: Config): Promise<RelayErr
   );
   const row = rows[0];
   if (row === undefined) return undefined;
-  if (!row.table_ok) {
+  // In table-less mode (OUTBOX_MESSAGE_PREFIX) the table is optional.
+  if (!row.table_ok && config.messagePrefix === undefined) {
     return new RelayError(
       'OUTBOX_TABLE_MISSING',
       `outbox table ${schema}.${name} was dropped while the relay was streaming; restore it and restart the relay`,

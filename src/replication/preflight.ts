@@ -12,6 +12,8 @@ export interface PreflightOptions {
   slotName: string;
   /** Create the slot if missing: true on first start; afterwards a missing slot means loss. */
   createSlot: boolean;
+  /** Table-less outbox: the table may be absent (events come as logical decoding messages). */
+  tableOptional: boolean;
 }
 
 export interface SlotState {
@@ -68,7 +70,8 @@ export async function preflight(
         and a.attnum > 0 and not a.attisdropped`,
     [options.table.schema, options.table.name],
   );
-  if (columns.length === 0) {
+  const tableless = columns.length === 0 && options.tableOptional;
+  if (columns.length === 0 && !tableless) {
     throw new RelayError(
       'OUTBOX_TABLE_MISSING',
       `outbox table ${qualified} does not exist: create it (schemas/outbox.sql has the default layout) or point OUTBOX_TABLE at yours`,
@@ -76,7 +79,7 @@ export async function preflight(
     );
   }
   const have = new Set(columns.map((c) => c.attname));
-  const missing = options.columns.filter((c) => !have.has(c));
+  const missing = tableless ? [] : options.columns.filter((c) => !have.has(c));
   if (missing.length > 0) {
     throw new RelayError(
       'OUTBOX_COLUMNS_MISSING',
@@ -92,7 +95,10 @@ export async function preflight(
     [options.publicationName, options.table.schema, options.table.name],
   );
   const publication = publications[0];
-  const createPublication = `CREATE PUBLICATION ${quote(options.publicationName)} FOR TABLE ${fqTable} WITH (publish = 'insert')`;
+  // Without a table, the publication exists only because pgoutput needs one; messages pass anyway.
+  const createPublication = tableless
+    ? `CREATE PUBLICATION ${quote(options.publicationName)} WITH (publish = 'insert')`
+    : `CREATE PUBLICATION ${quote(options.publicationName)} FOR TABLE ${fqTable} WITH (publish = 'insert')`;
   if (publication === undefined) {
     try {
       await sql.query(createPublication);
@@ -104,7 +110,7 @@ export async function preflight(
       );
     }
     log.info({ publication: options.publicationName, table: qualified }, 'created publication');
-  } else if (!publication.has_table || !publication.pubinsert) {
+  } else if (!tableless && (!publication.has_table || !publication.pubinsert)) {
     throw new RelayError(
       'PUBLICATION_INVALID',
       `publication ${options.publicationName} exists but does not publish inserts into ${qualified}: ` +

@@ -13,6 +13,12 @@ interface CopyConnection {
   once(event: 'replicationStart', listener: () => void): void;
 }
 
+/** Who receives the stream: told about it first, then given each message in order. */
+export interface StreamConsumer {
+  attach(stream: ReplicationStream): void;
+  handle(message: ReplicationMessage): void;
+}
+
 export interface StreamOptions {
   databaseUrl: string;
   slotName: string;
@@ -40,15 +46,23 @@ export class ReplicationStream {
   private paused = false;
 
   private constructor(
+    /** The cluster's system identifier and database name ("systemid/dbname"). */
+    readonly origin: string,
     private readonly client: Client,
     private readonly connection: CopyConnection,
-    /** Settles when the stream ends: resolves on a clean end, rejects on an error. */
-    readonly finished: Promise<void>,
   ) {}
 
+  /** Settles when the stream ends: resolves on a clean end, rejects on an error. */
+  finished: Promise<void> = Promise.resolve();
+
+  /**
+   * Opens the connection and starts streaming. `consumer.attach` gets the stream before the first
+   * message arrives (messages can arrive before this promise resolves), then `consumer.handle`
+   * gets every message in order.
+   */
   static async start(
     options: StreamOptions,
-    onMessage: (message: ReplicationMessage) => void,
+    consumer: StreamConsumer,
     log: Logger,
   ): Promise<ReplicationStream> {
     // pg supports the `replication` startup parameter; its type definitions omit it.
@@ -67,27 +81,37 @@ export class ReplicationStream {
         { retriable: true, cause: err },
       );
     }
+    let origin: string;
+    try {
+      const { rows } = await client.query<{ systemid: string; dbname: string }>('IDENTIFY_SYSTEM');
+      origin = `${rows[0]?.systemid ?? '?'}/${rows[0]?.dbname ?? '?'}`;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw classifyStreamError(err, options.slotName);
+    }
     const connection = client.connection as unknown as CopyConnection;
-    connection.on('copyData', ({ chunk }) => onMessage(parseCopyData(chunk)));
+    const stream = new ReplicationStream(origin, client, connection);
+    consumer.attach(stream);
+    connection.on('copyData', ({ chunk }) => consumer.handle(parseCopyData(chunk)));
     const pluginOptions = [`proto_version '1'`, `publication_names '${options.publicationName}'`];
     if (options.messages === true) pluginOptions.push(`messages 'true'`);
     // 0/0: the server starts at the slot's confirmed_flush_lsn, the only safe place to resume.
     const sql = `START_REPLICATION SLOT ${options.slotName} LOGICAL 0/0 (${pluginOptions.join(', ')})`;
     const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
-    const finished = client.query(sql).then(
+    stream.finished = client.query(sql).then(
       () => undefined,
       (err: unknown) => {
         throw classifyStreamError(err, options.slotName);
       },
     );
     try {
-      await Promise.race([started, finished]);
+      await Promise.race([started, stream.finished]);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
     }
-    finished.catch(() => undefined); // observed by the caller through `finished`
-    return new ReplicationStream(client, connection, finished);
+    stream.finished.catch(() => undefined); // observed by the caller through `finished`
+    return stream;
   }
 
   /** Reports `confirmed` as written, flushed and applied. */

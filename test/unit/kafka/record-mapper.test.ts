@@ -41,6 +41,36 @@ describe('RecordMapper', () => {
     });
   });
 
+  it('canWriteCloudEventsInBinaryContentMode', () => {
+    const mapper = new RecordMapper('outbox.event.{aggregateType}', {
+      format: 'cloudevents',
+      cloudEventsSource: '/app/db',
+    });
+    const result = mapper.map({ ...event, metadata: { traceparent: '00-abc-def-01' } });
+    expect(result).toEqual({
+      ok: true,
+      record: {
+        topic: 'outbox.event.order',
+        key: 'order-42',
+        value: Buffer.from('{"total": 42}'),
+        timestamp: '1700000000123',
+        headers: {
+          traceparent: '00-abc-def-01',
+          ce_specversion: '1.0',
+          ce_id: '9b1d-1',
+          ce_source: '/app/db',
+          ce_type: 'OrderCreated',
+          ce_time: '2023-11-14T22:13:20.123Z',
+          ce_subject: 'order-42',
+          'content-type': 'application/json',
+        },
+      },
+    });
+    const tombstone = mapper.map({ ...event, payload: null });
+    expect(tombstone.ok && tombstone.record.value).toBeNull();
+    expect(tombstone.ok && tombstone.record.headers['content-type']).toBeUndefined();
+  });
+
   it('canUseATemplateWithoutPlaceholders', () => {
     expect(new RecordMapper('all-events').topicFor(event)).toBe('all-events');
   });

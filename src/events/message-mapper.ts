@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { formatLsn, type Lsn } from '../replication/lsn';
+import type { DomainEvent, EventSource } from './domain-event';
+import type { MappedRow } from './outbox-mapper';
+
+/**
+ * Table-less outbox: a transactional logical decoding message
+ * (`pg_logical_emit_message(true, prefix, json)`, see `outbox_emit` in schemas/outbox.sql)
+ * becomes an event exactly like an outbox row. The JSON carries
+ * `{aggregateType, aggregateId, type, payload, id?, headers?}`.
+ */
+interface MessageBody {
+  id?: unknown;
+  aggregateType?: unknown;
+  aggregateId?: unknown;
+  type?: unknown;
+  payload?: unknown;
+  headers?: unknown;
+}
+
+/**
+ * An event id derived from where the message sits in the WAL, so a redelivery after a crash
+ * carries the same id. The cluster's system identifier and database name keep ids of different
+ * databases apart. Formatted as a UUID (version 8, RFC 9562: custom).
+ */
+export function messageEventId(origin: string, lsn: Lsn): string {
+  const hash = createHash('sha256')
+    .update(`${origin}/${formatLsn(lsn)}`)
+    .digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x80;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.trim() !== '' ? value : undefined;
+
+export function mapMessage(
+  content: Buffer,
+  lsn: Lsn,
+  origin: string,
+  source: Omit<EventSource, 'table'>,
+  prefix: string,
+): MappedRow {
+  const raw = content.toString('utf8');
+  let body: MessageBody;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object');
+    body = parsed;
+  } catch {
+    return {
+      ok: false,
+      invalid: {
+        reason: 'PAYLOAD_NOT_JSON',
+        message: `logical message "${prefix}" is not a JSON object`,
+        row: { content: raw },
+      },
+    };
+  }
+  const row: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(body))
+    row[key] =
+      value === null || value === undefined
+        ? null
+        : typeof value === 'string'
+          ? value
+          : JSON.stringify(value);
+  const id =
+    body.id === undefined || body.id === null ? messageEventId(origin, lsn) : text(body.id);
+  const aggregateType = text(body.aggregateType);
+  const aggregateId = text(body.aggregateId);
+  const type = text(body.type);
+  const missing =
+    id === undefined
+      ? (['MISSING_ID', 'id'] as const)
+      : aggregateType === undefined
+        ? (['MISSING_AGGREGATE_TYPE', 'aggregateType'] as const)
+        : aggregateId === undefined
+          ? (['MISSING_AGGREGATE_ID', 'aggregateId'] as const)
+          : type === undefined
+            ? (['MISSING_TYPE', 'type'] as const)
+            : undefined;
+  if (missing !== undefined) {
+    return {
+      ok: false,
+      invalid: {
+        reason: missing[0],
+        message: `logical message "${prefix}" has a missing or blank ${missing[1]}`,
+        row,
+        eventId: id,
+        aggregateId,
+      },
+    };
+  }
+  const metadata: Record<string, string> = {};
+  if (body.headers !== null && typeof body.headers === 'object' && !Array.isArray(body.headers)) {
+    for (const [name, value] of Object.entries(body.headers as Record<string, unknown>)) {
+      if (value !== null && value !== undefined)
+        metadata[name] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+  }
+  const event: DomainEvent = {
+    id: id!,
+    aggregateType: aggregateType!,
+    aggregateId: aggregateId!,
+    type: type!,
+    payload:
+      body.payload === undefined || body.payload === null
+        ? null
+        : Buffer.from(JSON.stringify(body.payload)),
+    occurredAt: new Date(Number(source.commitTimeUs / 1000n)),
+    metadata,
+    source: { ...source, table: `message:${prefix}` },
+  };
+  return { ok: true, event };
+}

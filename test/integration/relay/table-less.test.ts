@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readTopic } from '../../helpers/kafka';
+import { dropOutbox, outboxNames, relayEnv, withSql } from '../../helpers/outbox';
+import { RelayProcess } from '../../helpers/relay-process';
+import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
+
+describe('relay: table-less outbox (logical decoding messages)', () => {
+  const url = testDatabaseUrl();
+
+  beforeAll(async () => {
+    // The schema file is idempotent; it also defines outbox_emit().
+    await withSql(url, (sql) =>
+      sql.query(readFileSync(join(__dirname, '..', '..', '..', 'schemas', 'outbox.sql'), 'utf8')),
+    );
+  });
+
+  it('publishes outbox_emit() messages like rows, with stable derived ids across slots and redelivery', async () => {
+    const names = outboxNames('tableless');
+    const prefix = names.topicPrefix; // messages are not filtered by publication: a prefix per test
+    const env = relayEnv(names, {
+      OUTBOX_TABLE: `${names.table}_absent`,
+      OUTBOX_MESSAGE_PREFIX: prefix,
+    });
+    const relay = new RelayProcess(env);
+    const copy = { ...names, slot: `${names.slot}_copy` };
+    try {
+      await relay.waitUntilStreaming();
+      // A copy of the slot decodes the same messages again: a redelivery, deterministically.
+      await withSql(url, (sql) =>
+        sql.query(`select pg_copy_logical_replication_slot($1, $2)`, [names.slot, copy.slot]),
+      );
+      await withSql(url, async (sql) => {
+        await sql.query('begin');
+        await sql.query(
+          `select outbox_emit('cart', 'cart-1', 'ItemAdded', '{"sku": "A"}', '{"correlationId": "c-9"}', null, $1)`,
+          [prefix],
+        );
+        await sql.query(
+          `select outbox_emit('cart', 'cart-1', 'ItemAdded', '{"sku": "B"}', null, 'a0000000-0000-4000-8000-000000000001', $1)`,
+          [prefix],
+        );
+        await sql.query('commit');
+        // Rolled back: never published. Non-transactional: ignored with a warning.
+        await sql.query('begin');
+        await sql.query(
+          `select outbox_emit('cart', 'cart-1', 'ItemAdded', '{"sku": "X"}', null, null, $1)`,
+          [prefix],
+        );
+        await sql.query('rollback');
+        await sql.query(`select pg_logical_emit_message(false, $1, '{"aggregateType": "cart"}')`, [
+          prefix,
+        ]);
+        await sql.query(
+          `select outbox_emit('cart', 'cart-1', 'CartCheckedOut', null, null, null, $1)`,
+          [prefix],
+        );
+      });
+      const records = await readTopic(testKafkaBrokers(), `${prefix}.cart`, {
+        count: 3,
+        settleMs: 1000,
+      });
+      expect(records.map((r) => [r.key, r.headers.type, r.value?.toString() ?? null])).toEqual([
+        ['cart-1', 'ItemAdded', '{"sku":"A"}'],
+        ['cart-1', 'ItemAdded', '{"sku":"B"}'],
+        ['cart-1', 'CartCheckedOut', null],
+      ]);
+      expect(records[0]!.headers.correlationId).toBe('c-9');
+      expect(records[0]!.headers.id).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
+      expect(records[1]!.headers.id).toBe('a0000000-0000-4000-8000-000000000001');
+      await relay.waitForLog(
+        (l) => /non-transactional/.test(l.msg),
+        'the non-transactional warning',
+      );
+      expect(await relay.stop()).toBe(0);
+
+      // Redelivery from the copied slot: same events, same ids.
+      const again = new RelayProcess({ ...env, SLOT_NAME: copy.slot });
+      await again.waitUntilStreaming();
+      const all = await readTopic(testKafkaBrokers(), `${prefix}.cart`, {
+        count: 6,
+        settleMs: 1000,
+      });
+      expect(all.slice(3).map((r) => r.headers.id)).toEqual(records.map((r) => r.headers.id));
+      expect(await again.stop()).toBe(0);
+    } finally {
+      await dropOutbox(url, copy);
+      await dropOutbox(url, names);
+    }
+  });
+});
