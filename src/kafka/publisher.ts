@@ -26,18 +26,6 @@ interface Item<T> {
   token: T;
 }
 
-/** Approximate size of a record on the wire, to keep each request under the broker's limits. */
-export function recordBytes(record: KafkaRecord): number {
-  let size =
-    70 +
-    (record.key === null ? 0 : Buffer.byteLength(record.key)) +
-    (record.value?.length ?? 0) +
-    record.topic.length;
-  for (const name in record.headers)
-    size += name.length + Buffer.byteLength(record.headers[name]!) + 4;
-  return size;
-}
-
 /**
  * Sends records to Kafka in batches with exactly one produce request in flight. With one
  * request at a time, a retried batch can never overtake a later one, so per-partition (and thus
@@ -63,6 +51,11 @@ export class KafkaPublisher<T> {
   /** Events queued or in the request in flight. */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** True once stopped (by `stop()` or a fatal send error). */
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   /** True while sends fail and are being retried (for health reporting). */

@@ -101,3 +101,15 @@ export class RecordMapper {
     };
   }
 }
+
+/** Approximate size of a record on the wire, to keep each request under the broker's limits. */
+export function recordBytes(record: KafkaRecord): number {
+  let size =
+    70 +
+    (record.key === null ? 0 : Buffer.byteLength(record.key)) +
+    (record.value?.length ?? 0) +
+    record.topic.length;
+  for (const name in record.headers)
+    size += name.length + Buffer.byteLength(record.headers[name]!) + 4;
+  return size;
+}

@@ -209,7 +209,16 @@ export class Relay {
           await this.drain(current, publisher);
           return;
         }
-        if (interrupt.kind === 'fatal') throw interrupt.error;
+        if (interrupt.kind === 'fatal' && !publisher.isStopped) {
+          // Publish (and confirm) what was read before the failure, so a restart repeats as little
+          // as possible; nothing after it is confirmed.
+          await this.drain(current, publisher).catch((err: unknown) =>
+            this.log.warn(
+              { err: describeError(err) },
+              'could not finish in-flight events before exiting',
+            ),
+          );
+        }
         throw interrupt.error;
       } catch (err) {
         if (this.stopping) return;

@@ -3,13 +3,13 @@ import { AckTracker, type TrackedTransaction } from '../ack/ack-tracker';
 import { RelayError } from '../errors';
 import { OutboxMapper, type OutboxLayout, type OutboxTable } from '../events/outbox-mapper';
 import type { KafkaPublisher } from '../kafka/publisher';
-import { recordBytes } from '../kafka/publisher';
+import { recordBytes } from '../kafka/record-mapper';
 import type { KafkaRecord, RecordMapper } from '../kafka/record-mapper';
-import { deadLetterRecord, type DeadLetter } from '../kafka/dead-letter';
+import { deadLetterRecord } from '../kafka/dead-letter';
+import { routeEvent, type RouteProblem } from '../kafka/route';
 import { mapMessage } from '../events/message-mapper';
 import type { MappedRow } from '../events/outbox-mapper';
 
-type LetterFields = Omit<DeadLetter, 'table' | 'commitLsn' | 'xid' | 'timestamp' | 'row'>;
 import { formatLsn, type Lsn } from '../replication/lsn';
 import {
   decodePgoutput,
@@ -243,52 +243,25 @@ export class StreamSession {
   private publishMapped(
     txn: OpenTransaction,
     mapped: MappedRow,
-    letter: (fields: LetterFields) => void,
+    letter: (problem: RouteProblem) => void,
     size: number,
   ): void {
-    if (!mapped.ok) {
-      const { invalid } = mapped;
-      return letter({
-        reason: invalid.reason,
-        message: invalid.message,
-        eventId: invalid.eventId,
-        aggregateId: invalid.aggregateId,
-      });
-    }
-    const { event } = mapped;
-    const result = this.records.map(event);
-    if (!result.ok) {
-      return letter({
-        reason: 'INVALID_TOPIC',
-        message: `topic ${result.topicProblem}`,
-        eventId: event.id,
-        aggregateId: event.aggregateId,
-        intendedTopic: this.records.topicFor(event),
-      });
-    }
-    const bytes = recordBytes(result.record);
-    if (bytes > this.options.maxRecordBytes) {
-      return letter({
-        reason: 'RECORD_TOO_LARGE',
-        message: `record of ${bytes} bytes is larger than KAFKA_MAX_RECORD_BYTES (${this.options.maxRecordBytes})`,
-        eventId: event.id,
-        aggregateId: event.aggregateId,
-        intendedTopic: result.record.topic,
-      });
-    }
-    if (this.log.isLevelEnabled('trace')) {
+    const route = routeEvent(mapped, this.records, this.options.maxRecordBytes);
+    if (!route.ok) return letter(route.problem);
+    if (this.log.isLevelEnabled('trace') && mapped.ok) {
+      const { event } = mapped;
       this.log.trace(
         {
           id: event.id,
           type: event.type,
           aggregateId: event.aggregateId,
-          topic: result.record.topic,
+          topic: route.record.topic,
           lsn: formatLsn(txn.commitLsn),
         },
         'event read',
       );
     }
-    this.publish(txn, result.record, Math.max(size, bytes));
+    this.publish(txn, route.record, Math.max(size, route.bytes));
   }
 
   private get outboxTable(): string {
@@ -299,7 +272,7 @@ export class StreamSession {
     txn: OpenTransaction,
     row: Record<string, string | null>,
     table: string,
-    fields: LetterFields,
+    fields: RouteProblem,
     size: number,
   ): void {
     const context = {
