@@ -166,8 +166,11 @@ export class KafkaServer {
   }
 
   private async format(): Promise<void> {
-    // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-    const clusterId = randomBytes(16).toString('base64url');
+    // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding. Like Kafka's own
+    // Uuid.randomUuid(), avoid a leading '-': the storage tool would read it as an option (seen
+    // failing CI about once in 64 formats).
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     const result = await run(
       'java',
       [
