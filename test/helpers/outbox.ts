@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { parseLsn } from '../../src/replication/lsn';
 import { uniqueName } from './names';
 import { testDatabaseUrl, testKafkaBrokers } from './services';
 
@@ -120,4 +121,22 @@ export async function insertRows(sql: Client, table: string, rows: OutboxRow[]):
     await sql.query('rollback').catch(() => undefined);
     throw err;
   }
+}
+
+/** The slot's confirmed_flush_lsn: how far the relay told PostgreSQL it has published. */
+export async function slotConfirmedLsn(databaseUrl: string, slot: string): Promise<bigint> {
+  return withSql(databaseUrl, async (sql) => {
+    const { rows } = await sql.query<{ lsn: string }>(
+      'select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1',
+      [slot],
+    );
+    if (rows[0] === undefined) throw new Error(`no replication slot ${slot}`);
+    return parseLsn(rows[0].lsn);
+  });
+}
+
+/** The server's current WAL write position. */
+export async function walPosition(sql: Client): Promise<bigint> {
+  const { rows } = await sql.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  return parseLsn(rows[0]!.lsn);
 }

@@ -7,22 +7,13 @@ import {
   outboxNames,
   outboxRow,
   relayEnv,
+  slotConfirmedLsn,
+  walPosition,
   withSql,
 } from '../../helpers/outbox';
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl } from '../../helpers/services';
 import { waitFor } from '../../helpers/wait-for';
-import { parseLsn } from '../../../src/replication/lsn';
-
-async function confirmedFlush(url: string, slot: string): Promise<bigint> {
-  const rows = await withSql(url, (sql) =>
-    sql.query<{ lsn: string }>(
-      `select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1`,
-      [slot],
-    ),
-  );
-  return parseLsn(rows.rows[0]!.lsn);
-}
 
 // Stops its own broker, so it never disturbs tests using the shared one.
 describe('relay: Kafka outage', () => {
@@ -64,10 +55,7 @@ describe('relay: Kafka outage', () => {
     // through their WAL before this event arrives: only positions from here on are checked.)
     const afterFirstOutageCommit = await withSql(url, async (sql) => {
       await insertRows(sql, names.table, [rows[20]!]);
-      const { rows: r } = await sql.query<{ lsn: string }>(
-        'select pg_current_wal_lsn()::text as lsn',
-      );
-      return parseLsn(r[0]!.lsn);
+      return walPosition(sql);
     });
     const observed: bigint[] = [];
     const outageStarted = Date.now();
@@ -79,7 +67,7 @@ describe('relay: Kafka outage', () => {
         await withSql(url, (sql) => insertRows(sql, names.table, [row]));
         written++;
       }
-      observed.push(await confirmedFlush(url, names.slot));
+      observed.push(await slotConfirmedLsn(url, names.slot));
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(observed.filter((lsn) => lsn >= afterFirstOutageCommit)).toEqual([]);
@@ -99,7 +87,7 @@ describe('relay: Kafka outage', () => {
     expect(rows.filter((r) => !ids.has(r.id))).toEqual([]);
     expect(relay.logs.some((l) => /Kafka send succeeded again/.test(l.msg))).toBe(true);
     // Confirmation moves on once Kafka acknowledged the backlog.
-    await waitFor(async () => (await confirmedFlush(url, names.slot)) > afterFirstOutageCommit, {
+    await waitFor(async () => (await slotConfirmedLsn(url, names.slot)) > afterFirstOutageCommit, {
       timeoutMs: 20_000,
       description: 'the slot to confirm past the outage writes',
     });

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { readTopic } from '../../helpers/kafka';
-import { dropOutbox, outboxNames, relayEnv, withSql } from '../../helpers/outbox';
+import {
+  dropOutbox,
+  outboxNames,
+  relayEnv,
+  slotConfirmedLsn,
+  walPosition,
+  withSql,
+} from '../../helpers/outbox';
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
 import { waitFor } from '../../helpers/wait-for';
-import { parseLsn } from '../../../src/replication/lsn';
 
 type Row = [
   id: string | null,
@@ -54,8 +60,7 @@ describe('relay: dead letters', () => {
       for (const row of [good1, ...bad.map(([, r]) => r), good2]) {
         await sql.query(`insert into ${names.table} values ($1, $2, $3, $4, $5)`, row);
       }
-      const { rows } = await sql.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-      return parseLsn(rows[0]!.lsn);
+      return walPosition(sql);
     });
 
     const goodRecords = await readTopic(testKafkaBrokers(), `${names.topicPrefix}.good`, {
@@ -111,17 +116,10 @@ describe('relay: dead letters', () => {
     ).toHaveLength(bad.length);
 
     // Dead letters are confirmed like events: the slot moves past all of them.
-    await waitFor(
-      () =>
-        withSql(url, async (sql) => {
-          const { rows } = await sql.query<{ lsn: string }>(
-            'select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1',
-            [names.slot],
-          );
-          return parseLsn(rows[0]!.lsn) >= lastLsn;
-        }),
-      { timeoutMs: 20_000, description: 'the slot to confirm past the dead letters' },
-    );
+    await waitFor(() => slotConfirmedLsn(url, names.slot).then((lsn) => lsn >= lastLsn), {
+      timeoutMs: 20_000,
+      description: 'the slot to confirm past the dead letters',
+    });
     expect(await relay.stop()).toBe(0);
   });
 });

@@ -7,12 +7,13 @@ import {
   outboxNames,
   outboxRow,
   relayEnv,
+  slotConfirmedLsn,
+  walPosition,
   withSql,
 } from '../../helpers/outbox';
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
 import { waitFor } from '../../helpers/wait-for';
-import { parseLsn } from '../../../src/replication/lsn';
 
 // Keys whose partitions (of 3) the Java client computes as shown (see the unit test's vectors).
 const JAVA_PARTITIONS: Record<string, number> = {
@@ -99,24 +100,13 @@ describe('relay: the records consumers see', () => {
     const target = await withSql(url, async (sql) => {
       for (let i = 0; i < 20; i++)
         await sql.query(`insert into ${names.table}_other values ($1, 'busy elsewhere')`, [i]);
-      const { rows } = await sql.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-      return parseLsn(rows[0]!.lsn);
+      return walPosition(sql);
     });
-    await waitFor(
-      () =>
-        withSql(url, async (sql) => {
-          const { rows } = await sql.query<{ lsn: string }>(
-            'select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1',
-            [names.slot],
-          );
-          return parseLsn(rows[0]!.lsn) >= target;
-        }),
-      {
-        timeoutMs: 30_000,
-        intervalMs: 250,
-        description: 'the slot to confirm past the unrelated writes',
-      },
-    );
+    await waitFor(() => slotConfirmedLsn(url, names.slot).then((lsn) => lsn >= target), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      description: 'the slot to confirm past the unrelated writes',
+    });
   });
 
   it('uses the commit time as record timestamp', async () => {

@@ -6,11 +6,12 @@ import {
   outboxNames,
   outboxRow,
   relayEnv,
+  slotConfirmedLsn,
+  walPosition,
   withSql,
 } from '../../helpers/outbox';
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
-import { parseLsn } from '../../../src/replication/lsn';
 
 describe('relay: standby and unrecoverable states while running', () => {
   const url = testDatabaseUrl();
@@ -116,23 +117,14 @@ describe('relay: standby and unrecoverable states while running', () => {
         await sql.query(
           `insert into ${names.table} values (gen_random_uuid(), 'job', null, 'Queued', '{}')`,
         );
-        const { rows } = await sql.query<{ lsn: string }>(
-          'select pg_current_wal_lsn()::text as lsn',
-        );
-        return parseLsn(rows[0]!.lsn);
+        return walPosition(sql);
       });
       expect(await relay.exited).toBe(1);
       expect(relay.logs.find((l) => l.level === 'fatal')).toMatchObject({
         code: 'EVENT_INVALID',
         reason: 'MISSING_AGGREGATE_ID',
       });
-      const confirmed = await withSql(url, async (sql) => {
-        const { rows } = await sql.query<{ lsn: string }>(
-          `select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1`,
-          [names.slot],
-        );
-        return parseLsn(rows[0]!.lsn);
-      });
+      const confirmed = await slotConfirmedLsn(url, names.slot);
       expect(confirmed < afterBadRow).toBe(true);
     } finally {
       await dropOutbox(url, names);

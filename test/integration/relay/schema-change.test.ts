@@ -6,11 +6,12 @@ import {
   outboxNames,
   outboxRow,
   relayEnv,
+  slotConfirmedLsn,
+  walPosition,
   withSql,
 } from '../../helpers/outbox';
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
-import { parseLsn } from '../../../src/replication/lsn';
 
 describe('relay: outbox schema changes while streaming', () => {
   const url = testDatabaseUrl();
@@ -68,22 +69,13 @@ describe('relay: outbox schema changes while streaming', () => {
           await sql.query(
             `insert into ${names.table} ${columns} values (${values.join(', ').replace(/'x'\)?$/, "'{}'")})`,
           );
-          const { rows } = await sql.query<{ lsn: string }>(
-            'select pg_current_wal_lsn()::text as lsn',
-          );
-          return parseLsn(rows[0]!.lsn);
+          return walPosition(sql);
         });
         expect(await relay.exited).toBe(1);
         const fatal = relay.logs.find((l) => l.level === 'fatal');
         expect(fatal?.code).toBe('OUTBOX_COLUMNS_MISSING');
         expect(fatal?.msg).toContain(what === 'dropped' ? 'aggregateid' : 'type');
-        const confirmed = await withSql(url, async (sql) => {
-          const { rows } = await sql.query<{ lsn: string }>(
-            'select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1',
-            [names.slot],
-          );
-          return parseLsn(rows[0]!.lsn);
-        });
+        const confirmed = await slotConfirmedLsn(url, names.slot);
         expect(confirmed < afterChange).toBe(true);
         const records = await readTopic(testKafkaBrokers(), `${names.topicPrefix}.doc`, {
           count: 1,
