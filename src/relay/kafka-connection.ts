@@ -1,6 +1,12 @@
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, RelayError } from '../errors';
+import { KafkaPublisher, type PublisherCallbacks } from '../kafka/publisher';
+import { TopicCreator } from '../kafka/topics';
+
+/** Kafka requests stay below the broker's default message.max.bytes (1 MiB) per partition. */
+const BATCH_MAX_BYTES = 900_000;
 
 /**
  * The relay's producer and admin client. The producer is idempotent with one request in flight
@@ -40,6 +46,30 @@ export class KafkaConnection {
         { retriable: true, cause: err },
       );
     }
+  }
+
+  /** The publisher sending through this connection, creating topics as it meets them. */
+  publisher<T>(callbacks: PublisherCallbacks<T>, log: Logger): KafkaPublisher<T> {
+    const topics = new TopicCreator(
+      this.admin,
+      {
+        partitions: this.config.topicPartitions,
+        replicationFactor: this.config.topicReplicationFactor,
+      },
+      log.child({ module: 'topics' }),
+    );
+    return new KafkaPublisher<T>(
+      this.producer,
+      topics,
+      {
+        batchMaxEvents: this.config.kafkaBatchMaxEvents,
+        batchMaxBytes: BATCH_MAX_BYTES,
+        retryInitialMs: this.config.retryInitialMs,
+        retryMaxMs: this.config.retryMaxMs,
+      },
+      callbacks,
+      log.child({ module: 'publisher' }),
+    );
   }
 
   async disconnect(): Promise<void> {

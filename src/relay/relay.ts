@@ -4,15 +4,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
 import type { OutboxLayout } from '../events/outbox-mapper';
-import { KafkaPublisher } from '../kafka/publisher';
+import type { KafkaPublisher } from '../kafka/publisher';
 import { RecordMapper } from '../kafka/record-mapper';
-import { TopicCreator } from '../kafka/topics';
 import { formatLsn } from '../replication/lsn';
 import { preflight } from '../replication/preflight';
 import { ReplicationStream } from '../replication/replication-stream';
 import { backoffDelay, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
 import { KafkaConnection } from './kafka-connection';
+import { Interrupts, type Interrupt } from './interrupts';
 import { checkSource } from './source-check';
 import { StreamSession, type EventToken } from './session';
 
@@ -20,11 +20,6 @@ import { StreamSession, type EventToken } from './session';
 const PROGRESS_LOG_INTERVAL_MS = 60_000;
 /** How often the relay checks that its table, slot and role are still usable. */
 const SOURCE_CHECK_INTERVAL_MS = 15_000;
-/** Kafka requests stay below the broker's default message.max.bytes (1 MiB) per partition. */
-const BATCH_MAX_BYTES = 900_000;
-
-type Interrupt =
-  { kind: 'stop' } | { kind: 'fatal'; error: RelayError } | { kind: 'session'; error: RelayError };
 
 /**
  * The relay's lifecycle: start-up checks, one streaming session at a time (reconnecting with
@@ -33,8 +28,7 @@ type Interrupt =
 export class Relay {
   private stopping = false;
   private readonly stopSignal = new AbortController();
-  private wake: ((interrupt: Interrupt) => void) | undefined;
-  private pendingInterrupt: Interrupt | undefined;
+  private readonly interrupts = new Interrupts();
   private readonly kafkaConnection: KafkaConnection;
 
   constructor(
@@ -72,30 +66,21 @@ export class Relay {
     );
     const connected = await this.retryUntil(deadline, 'Kafka', () => this.connectKafka());
     if (connected === undefined) return this.disconnectKafka();
-    const publisher = new KafkaPublisher<EventToken>(
-      this.kafkaConnection.producer,
-      new TopicCreator(
-        this.kafkaConnection.admin,
-        {
-          partitions: this.config.topicPartitions,
-          replicationFactor: this.config.topicReplicationFactor,
-        },
-        this.log.child({ module: 'topics' }),
-      ),
-      {
-        batchMaxEvents: this.config.kafkaBatchMaxEvents,
-        batchMaxBytes: BATCH_MAX_BYTES,
-        retryInitialMs: this.config.retryInitialMs,
-        retryMaxMs: this.config.retryMaxMs,
-      },
+    const publisher = this.kafkaConnection.publisher<EventToken>(
       {
         onAcked: (tokens) => {
-          const session = tokens[0]?.session;
-          if (session !== undefined) session.acked(tokens);
+          // Acknowledgements go to the session that read the events; one that ended ignores them.
+          let start = 0;
+          for (let i = 1; i <= tokens.length; i++) {
+            if (i === tokens.length || tokens[i]!.session !== tokens[start]!.session) {
+              tokens[start]!.session.acked(tokens.slice(start, i));
+              start = i;
+            }
+          }
         },
         onFatal: (error) => this.interrupt({ kind: 'fatal', error }),
       },
-      this.log.child({ module: 'publisher' }),
+      this.log,
     );
     try {
       await this.streamUntilStopped(publisher);
@@ -204,7 +189,9 @@ export class Relay {
         );
         timers.push(setInterval(() => void this.checkSource(current), SOURCE_CHECK_INTERVAL_MS));
 
-        const interrupt = await this.nextInterrupt();
+        const interrupt = this.stopping
+          ? ({ kind: 'stop' } as const)
+          : await this.interrupts.next();
         if (interrupt.kind === 'stop') {
           await this.drain(current, publisher);
           return;
@@ -238,8 +225,10 @@ export class Relay {
         }
         attempt++;
         const delayMs = backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
+        // Queued events of the ended session are read again by the next one.
+        const dropped = publisher.discardQueued();
         this.log.warn(
-          { code: error.code, attempt, delayMs, dropped: publisher.discardQueued() },
+          { code: error.code, attempt, delayMs, dropped },
           `${error.message}; reconnecting and resuming from the slot's confirmed position`,
         );
         await sleep(delayMs, this.stopSignal.signal);
@@ -247,7 +236,7 @@ export class Relay {
         for (const timer of timers) clearInterval(timer);
         session?.end();
         await stream?.close();
-        this.pendingInterrupt = undefined;
+        this.interrupts.clear();
       }
     }
   }
@@ -295,23 +284,7 @@ export class Relay {
   }
 
   private interrupt(interrupt: Interrupt): void {
-    if (this.wake !== undefined) {
-      const wake = this.wake;
-      this.wake = undefined;
-      wake(interrupt);
-    } else if (this.pendingInterrupt === undefined || interrupt.kind !== 'session') {
-      this.pendingInterrupt = interrupt;
-    }
-  }
-
-  private nextInterrupt(): Promise<Interrupt> {
-    if (this.stopping) return Promise.resolve({ kind: 'stop' });
-    if (this.pendingInterrupt !== undefined) {
-      const pending = this.pendingInterrupt;
-      this.pendingInterrupt = undefined;
-      return Promise.resolve(pending);
-    }
-    return new Promise((resolve) => (this.wake = resolve));
+    this.interrupts.push(interrupt);
   }
 
   private get layout(): OutboxLayout {

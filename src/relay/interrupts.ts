@@ -1,0 +1,42 @@
+import type { RelayError } from '../errors';
+
+/** What ends the current streaming session: a stop request, a fatal error, or a lost stream. */
+export type Interrupt =
+  { kind: 'stop' } | { kind: 'fatal'; error: RelayError } | { kind: 'session'; error: RelayError };
+
+/**
+ * Hands the next interrupt to the session loop, whether it arrives before or while the loop
+ * waits. A later stop or fatal error replaces a pending 'session' one; never the reverse.
+ */
+export class Interrupts {
+  private wake: ((interrupt: Interrupt) => void) | undefined;
+  private pending: Interrupt | undefined;
+
+  push(interrupt: Interrupt): void {
+    if (this.wake !== undefined) {
+      const wake = this.wake;
+      this.wake = undefined;
+      wake(interrupt);
+    } else if (this.pending === undefined || interrupt.kind !== 'session') {
+      this.pending = interrupt;
+    }
+  }
+
+  next(): Promise<Interrupt> {
+    if (this.pending !== undefined) {
+      const pending = this.pending;
+      this.pending = undefined;
+      return Promise.resolve(pending);
+    }
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  /**
+   * Forgets a lost-stream notice the ended session left behind. A fatal error or a stop request
+   * is kept: it must reach the loop even when it arrived between two sessions (e.g. the publisher
+   * failing for good while the relay waits to reconnect).
+   */
+  clear(): void {
+    if (this.pending?.kind === 'session') this.pending = undefined;
+  }
+}

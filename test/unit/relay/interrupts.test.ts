@@ -1,0 +1,40 @@
+import { RelayError } from '../../../src/errors';
+import { Interrupts } from '../../../src/relay/interrupts';
+
+const lost = {
+  kind: 'session',
+  error: new RelayError('REPLICATION_LOST', 'lost', { retriable: true }),
+} as const;
+const fatal = { kind: 'fatal', error: new RelayError('KAFKA_SEND', 'rejected') } as const;
+
+describe('Interrupts', () => {
+  it('canDeliverAnInterruptThatArrivedBeforeTheLoopWaited', async () => {
+    const interrupts = new Interrupts();
+    interrupts.push(lost);
+    await expect(interrupts.next()).resolves.toBe(lost);
+  });
+
+  it('canWakeAWaitingLoop', async () => {
+    const interrupts = new Interrupts();
+    const next = interrupts.next();
+    interrupts.push({ kind: 'stop' });
+    await expect(next).resolves.toEqual({ kind: 'stop' });
+  });
+
+  it('lets a fatal error replace a pending lost stream, never the reverse', async () => {
+    const interrupts = new Interrupts();
+    interrupts.push(lost);
+    interrupts.push(fatal);
+    interrupts.push(lost);
+    await expect(interrupts.next()).resolves.toBe(fatal);
+  });
+
+  it('keeps a fatal error that arrived between sessions, drops a stale lost stream', async () => {
+    const interrupts = new Interrupts();
+    interrupts.push(lost);
+    interrupts.clear();
+    interrupts.push(fatal);
+    interrupts.clear();
+    await expect(interrupts.next()).resolves.toBe(fatal);
+  });
+});
