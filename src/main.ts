@@ -1,4 +1,5 @@
 import { Kafka } from 'kafkajs';
+import { AvroSchemas } from './kafka/avro';
 import { loadConfig } from './config/load';
 import { describeError, isRelayError } from './errors';
 import { createLogger, kafkaLogCreator } from './logger';
@@ -19,6 +20,15 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
   } catch (err) {
     process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
     return EXIT.CONFIG;
+  }
+  let avroSchemas: AvroSchemas | undefined;
+  if (config.valueFormat === 'avro' && config.avroSchemaDir !== undefined) {
+    try {
+      avroSchemas = AvroSchemas.load(config.avroSchemaDir);
+    } catch (err) {
+      process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
+      return EXIT.CONFIG;
+    }
   }
   const log = createLogger(config.logLevel);
   log.info(
@@ -43,7 +53,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     // would hide an outage for minutes before we could say anything.
     retry: { retries: 2, initialRetryTime: config.retryInitialMs, maxRetryTime: config.retryMaxMs },
   });
-  const relay = new Relay(config, kafka, log);
+  const relay = new Relay(config, kafka, log, avroSchemas);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

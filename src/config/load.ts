@@ -34,6 +34,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       problems.push('RETRY_MAX_MS must not be smaller than RETRY_INITIAL_MS');
     }
   }
+  if (values.valueFormat === 'avro' && values.avroSchemaDir === undefined) {
+    problems.push('AVRO_SCHEMA_DIR is required with VALUE_FORMAT=avro');
+  }
   if (problems.length > 0) {
     throw new RelayError(
       'CONFIG_INVALID',

@@ -202,9 +202,18 @@ export const OPTIONS = {
     env: 'VALUE_FORMAT',
     group: 'Kafka',
     description:
-      '`json`: the payload as the value, headers `id`, `type`, `aggregateType` (Debezium-compatible). `cloudevents`: CloudEvents 1.0 binary content mode, the payload as the value and `ce_*` headers. See [Record contract](#record-contract).',
+      '`json`: the payload as the value, headers `id`, `type`, `aggregateType` (Debezium-compatible). `cloudevents`: CloudEvents 1.0 binary content mode, the payload as the value and `ce_*` headers. `avro`: the payload validated and Avro single-object encoded with `AVRO_SCHEMA_DIR`. See [Record contract](#record-contract).',
     default: 'json',
-    values: ['json', 'cloudevents'] as const,
+    values: ['json', 'cloudevents', 'avro'] as const,
+  }),
+  avroSchemaDir: customOption<string | undefined>({
+    env: 'AVRO_SCHEMA_DIR',
+    group: 'Kafka',
+    description:
+      'Directory of `.avsc` schemas for `VALUE_FORMAT=avro`, one named record schema per event type (the schema name is the event type). Loaded and checked at start-up.',
+    parse: (raw) => raw.trim(),
+    default: undefined,
+    defaultText: '(required for avro)',
   }),
   cloudEventsSource: customOption<string | undefined>({
     env: 'CLOUDEVENTS_SOURCE',

@@ -9,6 +9,8 @@ export type DeadLetterReason =
   | 'MISSING_TYPE'
   | 'INVALID_TOPIC'
   | 'PAYLOAD_NOT_JSON'
+  | 'PAYLOAD_INVALID'
+  | 'NO_SCHEMA'
   | 'RECORD_TOO_LARGE';
 
 export interface DeadLetter {

@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../events/domain-event';
+import { AvroSchemas } from './avro';
 
 const CONTENT_TYPE = 'application/json';
 
@@ -25,19 +26,25 @@ export function topicProblem(topic: string): string | undefined {
   return undefined;
 }
 
-export type MappedRecord = { ok: true; record: KafkaRecord } | { ok: false; topicProblem: string };
+export type MappedRecord =
+  | { ok: true; record: KafkaRecord }
+  | { ok: false; reason: 'INVALID_TOPIC' | 'NO_SCHEMA' | 'PAYLOAD_INVALID'; message: string };
 
 /**
  * How an event is written: `json` (the payload as the value; id/type/aggregateType headers, the
  * Debezium-compatible layout) or `cloudevents` (CloudEvents 1.0, Kafka protocol binding, binary
- * content mode: the payload as the value, the attributes as `ce_*` headers).
+ * content mode: the payload as the value, the attributes as `ce_*` headers) or `avro` (the payload
+ * validated against the event type's schema, single-object encoded; JSON-format headers plus
+ * `avro.schema`).
  */
-export type ValueFormat = 'json' | 'cloudevents';
+export type ValueFormat = 'json' | 'cloudevents' | 'avro';
 
 export interface RecordOptions {
   format: ValueFormat;
   /** CloudEvents `source` attribute. */
   cloudEventsSource: string;
+  /** Schemas by event type, for `avro`. */
+  avro?: AvroSchemas | undefined;
 }
 
 /** Maps DomainEvents to Kafka records: topic from the template, key = aggregate id. */
@@ -63,7 +70,7 @@ export class RecordMapper {
 
   /** Metadata first, so a header column cannot overwrite the event's own attributes. */
   headers(event: DomainEvent): Record<string, string> {
-    if (this.options.format === 'json') {
+    if (this.options.format !== 'cloudevents') {
       return {
         ...event.metadata,
         id: event.id,
@@ -88,14 +95,31 @@ export class RecordMapper {
   map(event: DomainEvent): MappedRecord {
     const topic = this.topicFor(event);
     const problem = topicProblem(topic);
-    if (problem !== undefined) return { ok: false, topicProblem: problem };
+    if (problem !== undefined)
+      return { ok: false, reason: 'INVALID_TOPIC', message: `topic ${problem}` };
+    let value = event.payload;
+    const headers = this.headers(event);
+    if (this.options.format === 'avro' && value !== null) {
+      const schema = this.options.avro?.forEventType(event.type);
+      if (schema === undefined) {
+        return {
+          ok: false,
+          reason: 'NO_SCHEMA',
+          message: `no Avro schema for event type ${event.type}`,
+        };
+      }
+      const encoded = AvroSchemas.encode(schema, value);
+      if (!encoded.ok) return { ok: false, reason: 'PAYLOAD_INVALID', message: encoded.message };
+      value = encoded.value;
+      headers['avro.schema'] = schema.fullName;
+    }
     return {
       ok: true,
       record: {
         topic,
         key: event.aggregateId,
-        value: event.payload,
-        headers: this.headers(event),
+        value,
+        headers,
         timestamp: String(event.occurredAt.getTime()),
       },
     };

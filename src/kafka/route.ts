@@ -27,8 +27,8 @@ export function routeEvent(
     return {
       ok: false,
       problem: {
-        reason: 'INVALID_TOPIC',
-        message: `topic ${result.topicProblem}`,
+        reason: result.reason,
+        message: result.message,
         eventId: event.id,
         aggregateId: event.aggregateId,
         intendedTopic: records.topicFor(event),

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import type { Kafka } from 'kafkajs';
+import type { AvroSchemas } from '../kafka/avro';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
@@ -35,6 +36,7 @@ export class Relay {
     private readonly config: Config,
     private readonly kafka: Kafka,
     private readonly log: Logger,
+    private readonly avroSchemas?: AvroSchemas,
   ) {
     this.kafkaConnection = new KafkaConnection(kafka, config);
   }
@@ -97,6 +99,7 @@ export class Relay {
       format: this.config.valueFormat,
       cloudEventsSource:
         this.config.cloudEventsSource ?? `/outbox-relay/${database}/${schema}.${name}`,
+      avro: this.avroSchemas,
     });
     let attempt = 0;
     let standby = false;

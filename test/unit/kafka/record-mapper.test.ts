@@ -82,7 +82,8 @@ describe('RecordMapper', () => {
     });
     expect(result).toEqual({
       ok: false,
-      topicProblem: expect.stringContaining('"outbox.event.bad type/ä" must be') as unknown,
+      reason: 'INVALID_TOPIC',
+      message: expect.stringContaining('"outbox.event.bad type/ä" must be') as unknown,
     });
     expect(topicProblem('..')).toContain('reserved');
     expect(topicProblem('a'.repeat(250))).toBeDefined();
