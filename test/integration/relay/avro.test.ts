@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { javaPartition } from '../../helpers/java-partitioner';
 import { readTopic } from '../../helpers/kafka';
 import {
   createOutboxTable,
@@ -52,6 +53,10 @@ describe('relay: VALUE_FORMAT=avro', () => {
     });
     expect(records.map((r) => r.headers.id)).toEqual([good.id, tombstone.id]);
     expect(records[0]!.value!.toString('hex')).toBe(JAVA_SINGLE_OBJECT);
+    expect(records.map((r) => r.partition)).toEqual([
+      javaPartition('member-1', 6),
+      javaPartition('member-1', 6),
+    ]);
     expect(records[0]!.headers).toMatchObject({
       'avro.schema': 'demo.member.MemberCreated',
       type: 'MemberCreated',

@@ -1,3 +1,4 @@
+import { javaPartition } from '../../helpers/java-partitioner';
 import { readTopic } from '../../helpers/kafka';
 import {
   createOutboxTable,
@@ -31,6 +32,8 @@ describe('relay: VALUE_FORMAT=cloudevents', () => {
     });
     expect(record).toBeDefined();
     expect(record!.key).toBe('sh-1');
+    expect(record!.partition).toBe(javaPartition('sh-1', 6)); // TOPIC_PARTITIONS default
+    expect(Number(record!.timestamp)).toBe(Date.parse(record!.headers.ce_time!));
     const { ce_time: time, ...headers } = record!.headers;
     expect(headers).toEqual({
       ce_specversion: '1.0',
