@@ -211,7 +211,12 @@ export class Relay {
         }
         throw interrupt.error;
       } catch (err) {
-        if (this.stopping) return;
+        // While stopping, errors of the torn-down session are expected; a drain that timed out is
+        // not: it must reach the exit code.
+        if (this.stopping) {
+          if (isRelayError(err, 'SHUTDOWN_TIMEOUT')) throw err;
+          return;
+        }
         const error = isRelayError(err)
           ? err
           : new RelayError('REPLICATION_LOST', describeError(err), { retriable: true, cause: err });

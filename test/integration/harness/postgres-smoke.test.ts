@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import type { Pgoutput } from 'pg-logical-replication';
 import { uniqueName } from '../../helpers/names';
+import { dropOutbox } from '../../helpers/outbox';
 import { testDatabaseUrl } from '../../helpers/services';
 import { waitFor } from '../../helpers/wait-for';
 
@@ -17,13 +18,9 @@ describe('PostgreSQL test service', () => {
   });
 
   afterAll(async () => {
-    await sql.query(
-      'select pg_drop_replication_slot($1) from pg_replication_slots where slot_name = $1',
-      [slot],
-    );
-    await sql.query(`drop publication if exists ${publication}`);
-    await sql.query(`drop table if exists ${table}`);
     await sql.end();
+    // The walsender may still hold the slot for a moment after the stream stopped.
+    await dropOutbox(testDatabaseUrl(), { table, publication, slot, topicPrefix: '' });
   });
 
   it('runs with wal_level=logical and room for parallel replication', async () => {

@@ -93,4 +93,32 @@ describe('relay: Kafka outage', () => {
     });
     expect(await relay.stop()).toBe(0);
   });
+
+  it('exits 1 with SHUTDOWN_TIMEOUT when Kafka cannot take the in-flight events before the deadline', async () => {
+    const timeoutNames = outboxNames('shutdown_timeout');
+    await createOutboxTable(url, timeoutNames.table);
+    const relay = new RelayProcess(
+      relayEnv(timeoutNames, {
+        KAFKA_BROKERS: kafka.brokers,
+        SHUTDOWN_TIMEOUT_MS: '1500',
+        RETRY_MAX_MS: '500',
+      }),
+    );
+    try {
+      await relay.waitUntilStreaming();
+      await kafka.stop('SIGKILL');
+      await withSql(url, (sql) =>
+        insertRows(sql, timeoutNames.table, [outboxRow('payment', 'p-1', 'Refunded', {})]),
+      );
+      await relay.waitForLog((l) => /Kafka send failed; retrying/.test(l.msg), 'a send retry');
+      relay.kill('SIGTERM');
+      expect(await relay.exited).toBe(1);
+      const fatal = relay.logs.find((l) => l.level === 'fatal');
+      expect(fatal?.code).toBe('SHUTDOWN_TIMEOUT');
+      expect(fatal?.msg).toContain('will be published again on the next start');
+    } finally {
+      await kafka.start();
+      await dropOutbox(url, timeoutNames);
+    }
+  });
 });
