@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { formatLsn, type Lsn } from '../replication/lsn';
 import type { DomainEvent, EventSource } from './domain-event';
-import type { MappedRow } from './outbox-mapper';
+import { firstMissing, type MappedRow } from './outbox-mapper';
 
 /**
  * Table-less outbox: a transactional logical decoding message
@@ -73,16 +73,10 @@ export function mapMessage(
   const aggregateType = text(body.aggregateType);
   const aggregateId = text(body.aggregateId);
   const type = text(body.type);
-  const missing =
-    id === undefined
-      ? (['MISSING_ID', 'id'] as const)
-      : aggregateType === undefined
-        ? (['MISSING_AGGREGATE_TYPE', 'aggregateType'] as const)
-        : aggregateId === undefined
-          ? (['MISSING_AGGREGATE_ID', 'aggregateId'] as const)
-          : type === undefined
-            ? (['MISSING_TYPE', 'type'] as const)
-            : undefined;
+  const missing = firstMissing(
+    { id, aggregateType, aggregateId, type },
+    { id: 'id', aggregateType: 'aggregateType', aggregateId: 'aggregateId', type: 'type' },
+  );
   if (missing !== undefined) {
     return {
       ok: false,

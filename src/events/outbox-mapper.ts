@@ -174,17 +174,11 @@ export class OutboxMapper {
     // JSON on the topic).
     const payload = Buffer.isBuffer(payloadValue) ? Buffer.from(payloadValue) : null;
 
-    const problem: readonly [InvalidRow['reason'], string] | undefined = blank(id)
-      ? (['MISSING_ID', this.columns.id] as const)
-      : blank(aggregateType)
-        ? (['MISSING_AGGREGATE_TYPE', this.columns.aggregateType] as const)
-        : blank(aggregateId)
-          ? (['MISSING_AGGREGATE_ID', this.columns.aggregateId] as const)
-          : blank(type)
-            ? (['MISSING_TYPE', this.columns.type] as const)
-            : payload !== null && !relation.payloadIsJson && !isJson(payload)
-              ? (['PAYLOAD_NOT_JSON', this.columns.payload] as const)
-              : undefined;
+    const problem: readonly [InvalidRow['reason'], string] | undefined =
+      firstMissing({ id, aggregateType, aggregateId, type }, this.columns) ??
+      (payload !== null && !relation.payloadIsJson && !isJson(payload)
+        ? (['PAYLOAD_NOT_JSON', this.columns.payload] as const)
+        : undefined);
     if (problem !== undefined) {
       return {
         ok: false,
@@ -253,6 +247,24 @@ function isJson(bytes: Buffer): boolean {
   }
 }
 
-function blank(value: string | null): boolean {
-  return value === null || value.trim() === '';
+type Identity = Pick<OutboxColumns, 'id' | 'aggregateType' | 'aggregateId' | 'type'>;
+
+/**
+ * The first of id, aggregate type, aggregate id and event type that is missing or blank, with the
+ * reason code and the field's name as the source calls it (column or JSON key); rows and
+ * table-less messages are checked alike.
+ */
+export function firstMissing(
+  values: { [K in keyof Identity]: string | null | undefined },
+  names: Identity,
+): readonly [InvalidRow['reason'], string] | undefined {
+  if (blank(values.id)) return ['MISSING_ID', names.id];
+  if (blank(values.aggregateType)) return ['MISSING_AGGREGATE_TYPE', names.aggregateType];
+  if (blank(values.aggregateId)) return ['MISSING_AGGREGATE_ID', names.aggregateId];
+  if (blank(values.type)) return ['MISSING_TYPE', names.type];
+  return undefined;
+}
+
+function blank(value: string | null | undefined): boolean {
+  return value === null || value === undefined || value.trim() === '';
 }
