@@ -15,6 +15,8 @@ export type RelayErrorCode =
   | 'KAFKA_SEND'
   | 'KAFKA_TOPIC'
   | 'EVENT_INVALID'
+  | 'REPLICATION_STALLED'
+  | 'HTTP_LISTEN'
   | 'SHUTDOWN_TIMEOUT';
 
 export interface RelayErrorOptions {

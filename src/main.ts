@@ -4,6 +4,10 @@ import { loadConfig } from './config/load';
 import { describeError, isRelayError } from './errors';
 import { createLogger, kafkaLogCreator } from './logger';
 import { describeDatabase } from './redact';
+import { kafkaSecurity, describeKafkaSecurity, type KafkaSecurity } from './kafka/security';
+import { HttpEndpoint } from './ops/http-server';
+import { RelayMetrics } from './ops/metrics';
+import { RelayState } from './ops/state';
 import { Relay } from './relay/relay';
 
 /** Exit codes: documented in the README's operations section. */
@@ -17,6 +21,13 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
   let config;
   try {
     config = loadConfig(env);
+  } catch (err) {
+    process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
+    return EXIT.CONFIG;
+  }
+  let security: KafkaSecurity;
+  try {
+    security = kafkaSecurity(config);
   } catch (err) {
     process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
     return EXIT.CONFIG;
@@ -36,6 +47,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
       version,
       database: describeDatabase(config.databaseUrl),
       brokers: config.kafkaBrokers,
+      kafkaSecurity: describeKafkaSecurity(config),
       table: `${config.outboxTable.schema}.${config.outboxTable.name}`,
       slot: config.slotName,
       publication: config.publicationName,
@@ -48,12 +60,26 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     brokers: config.kafkaBrokers,
     logCreator: kafkaLogCreator(log),
     connectionTimeout: 5_000,
+    ...security,
     // Few quick retries inside kafkajs; the publisher retries without limit on top, logging
     // each failure. kafkajs nests its retries (cluster connect inside send), so its defaults
     // would hide an outage for minutes before we could say anything.
     retry: { retries: 2, initialRetryTime: config.retryInitialMs, maxRetryTime: config.retryMaxMs },
   });
-  const relay = new Relay(config, kafka, log, avroSchemas);
+  const state = new RelayState(config.slotName, config.publicationName);
+  const metrics = new RelayMetrics(state);
+  let http: HttpEndpoint;
+  try {
+    http = await HttpEndpoint.listen(config.httpHost, config.httpPort, state, metrics, version);
+  } catch (err) {
+    log.fatal({ code: isRelayError(err) ? err.code : undefined }, describeError(err));
+    return EXIT.FATAL;
+  }
+  log.info(
+    { host: config.httpHost, port: http.port },
+    'http endpoint listening (/healthz, /readyz, /metrics, /)',
+  );
+  const relay = new Relay(config, kafka, log, { state, metrics }, avroSchemas);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -80,6 +106,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    await http.close();
   }
 }
 

@@ -37,6 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (values.valueFormat === 'avro' && values.avroSchemaDir === undefined) {
     problems.push('AVRO_SCHEMA_DIR is required with VALUE_FORMAT=avro');
   }
+  problems.push(...crossProblems(values));
   if (problems.length > 0) {
     throw new RelayError(
       'CONFIG_INVALID',
@@ -45,6 +46,33 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     );
   }
   return Object.freeze(values) as Config;
+}
+
+/** Rules that involve more than one option. */
+function crossProblems(values: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const mechanism = values.kafkaSaslMechanism as string | undefined;
+  if (mechanism !== undefined && mechanism !== 'none') {
+    for (const [key, env] of [
+      ['kafkaSaslUsername', 'KAFKA_SASL_USERNAME'],
+      ['kafkaSaslPassword', 'KAFKA_SASL_PASSWORD'],
+    ] as const) {
+      if (values[key] === undefined)
+        problems.push(`${env} is required with KAFKA_SASL_MECHANISM=${mechanism}`);
+    }
+  }
+  if ((values.kafkaTlsCertFile === undefined) !== (values.kafkaTlsKeyFile === undefined)) {
+    problems.push('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together (mutual TLS)');
+  }
+  if (values.kafkaTlsKeyPassword !== undefined && values.kafkaTlsKeyFile === undefined) {
+    problems.push('KAFKA_TLS_KEY_PASSWORD needs KAFKA_TLS_KEY_FILE');
+  }
+  const interval = values.heartbeatIntervalMs as number | undefined;
+  const timeout = values.heartbeatTimeoutMs as number | undefined;
+  if (interval !== undefined && timeout !== undefined && timeout <= interval) {
+    problems.push('HEARTBEAT_TIMEOUT_MS must be larger than HEARTBEAT_INTERVAL_MS');
+  }
+  return problems;
 }
 
 /** The README's option table, generated from the declarations. */

@@ -5,7 +5,14 @@
  */
 export interface Option<T> {
   env: string;
-  group: 'PostgreSQL' | 'Kafka' | 'Outbox' | 'Flow control' | 'Process';
+  group:
+    | 'PostgreSQL'
+    | 'Kafka'
+    | 'Kafka security'
+    | 'Outbox'
+    | 'Flow control'
+    | 'Operations'
+    | 'Process';
   description: string;
   /** Shown in the README; undefined means required. */
   defaultText: string | undefined;

@@ -1,5 +1,7 @@
 import { TOPIC_PLACEHOLDERS, topicProblem } from '../kafka/record-mapper';
 import { customOption, enumOption, intOption, stringOption } from './option';
+import { OPERATIONS_OPTIONS } from './operations-options';
+import { SECURITY_OPTIONS } from './security-options';
 
 /** PostgreSQL identifiers the relay creates or names unquoted: lower case, no quoting needed. */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -185,6 +187,7 @@ export const OPTIONS = {
     description: 'Bootstrap brokers, comma-separated `host:port`.',
     parse: parseBrokers,
   }),
+  ...SECURITY_OPTIONS,
   kafkaClientId: stringOption({
     env: 'KAFKA_CLIENT_ID',
     group: 'Kafka',
@@ -373,6 +376,7 @@ export const OPTIONS = {
     default: 'info',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
   }),
+  ...OPERATIONS_OPTIONS,
 };
 
 export type Options = typeof OPTIONS;

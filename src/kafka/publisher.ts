@@ -18,6 +18,8 @@ export interface PublisherCallbacks<T> {
   onAcked(tokens: T[]): void;
   /** A failure that retrying cannot fix; the publisher has stopped. */
   onFatal(err: RelayError): void;
+  /** A send failed and will be retried. */
+  onRetry?(err: RelayError): void;
 }
 
 interface Item<T> {
@@ -164,6 +166,12 @@ export class KafkaPublisher<T> {
         }
         if (this.stopped) return false;
         this.failing = true;
+        this.callbacks.onRetry?.(
+          new RelayError('KAFKA_SEND', `Kafka send failed: ${(err as Error).message}`, {
+            retriable: true,
+            cause: err,
+          }),
+        );
         const delayMs = backoffDelay(attempt, this.options.retryInitialMs, this.options.retryMaxMs);
         this.log.warn(
           {

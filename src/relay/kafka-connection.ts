@@ -72,6 +72,21 @@ export class KafkaConnection {
     );
   }
 
+  /** True if a broker answers a metadata request within `timeoutMs`. */
+  async probe(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.admin.describeCluster().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async disconnect(): Promise<void> {
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);

@@ -14,13 +14,20 @@ import { backoffDelay, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
 import { KafkaConnection } from './kafka-connection';
 import { Interrupts, type Interrupt } from './interrupts';
-import { checkSource } from './source-check';
 import { StreamSession, type EventToken } from './session';
+import { SessionMonitor } from './session-monitor';
+import { Heartbeat } from '../ops/heartbeat';
+import type { RelayMetrics } from '../ops/metrics';
+import type { RelayState } from '../ops/state';
 
-/** Progress line at info level, so an operator sees the relay moving without trace logs. */
-const PROGRESS_LOG_INTERVAL_MS = 60_000;
-/** How often the relay checks that its table, slot and role are still usable. */
-const SOURCE_CHECK_INTERVAL_MS = 15_000;
+/** How long the Kafka probe behind readiness waits for a metadata answer. */
+const KAFKA_PROBE_TIMEOUT_MS = 5_000;
+
+/** Where the relay reports what it does: the state behind /readyz and /, and the metrics. */
+export interface RelayOps {
+  state: RelayState;
+  metrics: RelayMetrics;
+}
 
 /**
  * The relay's lifecycle: start-up checks, one streaming session at a time (reconnecting with
@@ -31,20 +38,24 @@ export class Relay {
   private readonly stopSignal = new AbortController();
   private readonly interrupts = new Interrupts();
   private readonly kafkaConnection: KafkaConnection;
+  private readonly heartbeat: Heartbeat;
 
   constructor(
     private readonly config: Config,
-    private readonly kafka: Kafka,
+    kafka: Kafka,
     private readonly log: Logger,
+    private readonly ops: RelayOps,
     private readonly avroSchemas?: AvroSchemas,
   ) {
     this.kafkaConnection = new KafkaConnection(kafka, config);
+    this.heartbeat = new Heartbeat(config.slotName);
   }
 
   /** Asks the relay to stop: finish in-flight events (bounded), confirm, close. */
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
+    this.ops.state.role = 'stopping';
     this.stopSignal.abort();
     this.interrupt({ kind: 'stop' });
   }
@@ -68,9 +79,11 @@ export class Relay {
     );
     const connected = await this.retryUntil(deadline, 'Kafka', () => this.connectKafka());
     if (connected === undefined) return this.disconnectKafka();
+    this.ops.state.kafkaReachable = true;
     const publisher = this.kafkaConnection.publisher<EventToken>(
       {
         onAcked: (tokens) => {
+          this.countAcked(tokens);
           // Acknowledgements go to the session that read the events; one that ended ignores them.
           let start = 0;
           for (let i = 1; i <= tokens.length; i++) {
@@ -81,9 +94,11 @@ export class Relay {
           }
         },
         onFatal: (error) => this.interrupt({ kind: 'fatal', error }),
+        onRetry: (error) => this.countError(error, 'kafka_send'),
       },
       this.log,
     );
+    this.ops.state.kafkaFailing = () => publisher.isFailing;
     try {
       await this.streamUntilStopped(publisher);
     } finally {
@@ -103,10 +118,11 @@ export class Relay {
     });
     let attempt = 0;
     let standby = false;
+    const { state } = this.ops;
     while (!this.stopping) {
       let session: StreamSession | undefined;
       let stream: ReplicationStream | undefined;
-      const timers: NodeJS.Timeout[] = [];
+      let monitor: SessionMonitor | undefined;
       try {
         const slot = await this.withSql((sql) =>
           preflight(sql, this.preflightOptions(false), this.log.child({ module: 'preflight' })),
@@ -123,6 +139,8 @@ export class Relay {
             deadLetterTopic: this.config.deadLetterTopic,
             maxRecordBytes: this.config.kafkaMaxRecordBytes,
             messagePrefix: this.config.messagePrefix,
+            onHeartbeat: (content) => monitor?.onHeartbeat(content),
+            onDeadLetter: (reason) => this.ops.metrics.deadLetters.inc({ reason }),
           },
           records,
           publisher,
@@ -134,7 +152,7 @@ export class Relay {
             databaseUrl: this.config.databaseUrl,
             slotName: this.config.slotName,
             publicationName: this.config.publicationName,
-            messages: this.config.messagePrefix !== undefined,
+            messages: true,
           },
           current,
           log,
@@ -173,24 +191,24 @@ export class Relay {
         );
         standby = false;
         attempt = 0;
-        timers.push(
-          setInterval(() => current.sendStatus(true), this.config.standbyStatusIntervalMs),
+        state.role = 'active';
+        state.session = current;
+        state.stalled = false;
+        this.heartbeat.reset();
+        monitor = new SessionMonitor(
+          {
+            config: this.config,
+            log,
+            state,
+            metrics: this.ops.metrics,
+            heartbeat: this.heartbeat,
+            withSql: (fn) => this.withSql(fn),
+            probeKafka: () => this.kafkaConnection.probe(KAFKA_PROBE_TIMEOUT_MS),
+            interrupt: (interrupt) => this.interrupt(interrupt),
+          },
+          current,
         );
-        timers.push(
-          setInterval(
-            () =>
-              this.log.info(
-                {
-                  confirmedLsn: formatLsn(current.confirmed),
-                  eventsRead: current.eventsRead,
-                  inFlight: current.inFlight,
-                },
-                'progress',
-              ),
-            PROGRESS_LOG_INTERVAL_MS,
-          ),
-        );
-        timers.push(setInterval(() => void this.checkSource(current), SOURCE_CHECK_INTERVAL_MS));
+        monitor.start();
 
         const interrupt = this.stopping
           ? ({ kind: 'stop' } as const)
@@ -220,8 +238,12 @@ export class Relay {
         const error = isRelayError(err)
           ? err
           : new RelayError('REPLICATION_LOST', describeError(err), { retriable: true, cause: err });
-        if (!error.retriable) throw error;
+        if (!error.retriable) {
+          this.countError(error);
+          throw error;
+        }
         if (error.code === 'SLOT_IN_USE') {
+          state.role = 'standby';
           if (!standby)
             this.log.info(
               { slot: this.config.slotName, retryMs: this.config.slotRetryIntervalMs },
@@ -232,6 +254,8 @@ export class Relay {
           continue;
         }
         attempt++;
+        this.countError(error, 'replication_reconnect');
+        this.ops.metrics.reconnects.inc();
         const delayMs = backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
         // Queued events of the ended session are read again by the next one.
         const dropped = publisher.discardQueued();
@@ -241,7 +265,9 @@ export class Relay {
         );
         await sleep(delayMs, this.stopSignal.signal);
       } finally {
-        for (const timer of timers) clearInterval(timer);
+        monitor?.stop();
+        if (session !== undefined) state.lastConfirmedLsn = session.confirmed;
+        state.session = undefined;
         session?.end();
         await stream?.close();
         this.interrupts.clear();
@@ -278,17 +304,28 @@ export class Relay {
     }
   }
 
-  private async checkSource(session: StreamSession): Promise<void> {
-    try {
-      const problem = await this.withSql((sql) => checkSource(sql, this.config));
-      if (problem !== undefined) this.interrupt({ kind: 'fatal', error: problem });
-    } catch (err) {
-      // The database being unreachable is the stream's business (it reconnects); only log here.
-      this.log.debug(
-        { err: describeError(err), confirmedLsn: formatLsn(session.confirmed) },
-        'source check skipped',
-      );
+  /** Counts what Kafka acknowledged: per topic, latency from commit, newest commit time. */
+  private countAcked(tokens: EventToken[]): void {
+    const { metrics, state } = this.ops;
+    const now = Date.now();
+    const perTopic = new Map<string, number>();
+    let newest = state.lastEventCommitMs ?? 0;
+    for (const token of tokens) {
+      perTopic.set(token.topic, (perTopic.get(token.topic) ?? 0) + 1);
+      metrics.latency.observe(Math.max(now - token.commitTimeMs, 0) / 1000);
+      if (token.commitTimeMs > newest) newest = token.commitTimeMs;
     }
+    for (const [topic, count] of perTopic) metrics.eventsPublished.inc({ topic }, count);
+    state.eventsPublished += tokens.length;
+    state.lastEventCommitMs = newest;
+    state.lastAckAt = now;
+  }
+
+  /** An error met (and retried, when `retry` names the kind): metrics and the status page. */
+  private countError(error: RelayError, retry?: string): void {
+    this.ops.metrics.errors.inc({ code: error.code });
+    if (retry !== undefined) this.ops.metrics.retries.inc({ kind: retry });
+    this.ops.state.recordError(error.code, error.message);
   }
 
   private interrupt(interrupt: Interrupt): void {
@@ -350,7 +387,11 @@ export class Relay {
         const error = isRelayError(err)
           ? err
           : new RelayError('PG_UNREACHABLE', describeError(err), { cause: err });
-        if (!error.retriable || Date.now() >= deadline) throw error;
+        if (!error.retriable || Date.now() >= deadline) {
+          this.countError(error);
+          throw error;
+        }
+        this.countError(error, 'startup');
         const delayMs = Math.min(
           backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs),
           Math.max(deadline - Date.now(), 0),

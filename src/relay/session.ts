@@ -9,7 +9,7 @@ import { deadLetterRecord } from '../kafka/dead-letter';
 import { routeEvent, type RouteProblem } from '../kafka/route';
 import { mapMessage } from '../events/message-mapper';
 import type { MappedRow } from '../events/outbox-mapper';
-
+import { HEARTBEAT_PREFIX } from '../ops/heartbeat';
 import { formatLsn, type Lsn } from '../replication/lsn';
 import {
   decodePgoutput,
@@ -24,6 +24,9 @@ export interface EventToken {
   session: StreamSession;
   txn: TrackedTransaction;
   bytes: number;
+  topic: string;
+  /** Commit time of the event's transaction (ms since the epoch), for the latency metric. */
+  commitTimeMs: number;
 }
 
 export interface SessionOptions {
@@ -36,6 +39,10 @@ export interface SessionOptions {
   maxRecordBytes: number;
   /** Table-less outbox: logical decoding messages with this prefix are events. */
   messagePrefix: string | undefined;
+  /** A heartbeat message (prefix HEARTBEAT_PREFIX) came back through the stream. */
+  onHeartbeat(content: string): void;
+  /** A row went to the dead-letter topic for this reason. */
+  onDeadLetter(reason: string): void;
 }
 
 interface OpenTransaction {
@@ -65,6 +72,8 @@ export class StreamSession {
   private failureListener: ((err: RelayError) => void) | undefined;
   /** Events read in this session, for logs. */
   eventsRead = 0;
+  /** When the stream last delivered anything (data or keepalive), ms since the epoch. */
+  lastReceivedAt = Date.now();
 
   constructor(
     startLsn: Lsn,
@@ -83,6 +92,11 @@ export class StreamSession {
 
   get inFlight(): { events: number; bytes: number } {
     return { events: this.inFlightEvents, bytes: this.inFlightBytes };
+  }
+
+  /** True while reading is paused for back-pressure (or shutdown). */
+  get isPaused(): boolean {
+    return this.stream?.isPaused === true;
   }
 
   /** The stream this session reads; set before its first message arrives. */
@@ -120,9 +134,16 @@ export class StreamSession {
     this.lastSentLsn = confirmed;
   }
 
+  /** Asks the server to answer at once with a keepalive: a live walsender always does. */
+  requestReply(): void {
+    if (this.stream === undefined || this.ended) return;
+    this.stream.sendStatus(this.tracker.confirmed, true);
+  }
+
   /** Handles one message from the replication stream, in stream order. */
   handle = (message: ReplicationMessage): void => {
     if (!this.reading || this.failure !== undefined) return;
+    this.lastReceivedAt = Date.now();
     try {
       if (message.kind === 'keepalive') {
         if (this.tracker.idleAt(message.walEnd) !== undefined || message.replyRequested)
@@ -212,6 +233,10 @@ export class StreamSession {
   }
 
   private onMessage(message: LogicalMessage, size: number): void {
+    if (message.prefix === HEARTBEAT_PREFIX && !message.transactional) {
+      this.options.onHeartbeat(message.content.toString('utf8'));
+      return;
+    }
     const prefix = this.options.messagePrefix;
     if (prefix === undefined || message.prefix !== prefix) return;
     const txn = this.open;
@@ -304,6 +329,7 @@ export class StreamSession {
       { ...context, topic: this.options.deadLetterTopic },
       `dead-lettered: ${fields.message}`,
     );
+    this.options.onDeadLetter(fields.reason);
     this.publish(
       txn,
       record,
@@ -316,7 +342,13 @@ export class StreamSession {
     this.inFlightEvents++;
     this.inFlightBytes += bytes;
     this.eventsRead++;
-    this.publisher.enqueue(record, bytes, { session: this, txn: txn.tracked, bytes });
+    this.publisher.enqueue(record, bytes, {
+      session: this,
+      txn: txn.tracked,
+      bytes,
+      topic: record.topic,
+      commitTimeMs: Number(txn.commitTimeUs / 1000n),
+    });
     if (
       this.inFlightEvents >= this.options.maxInFlightEvents ||
       this.inFlightBytes >= this.options.maxInFlightBytes

@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import type { Config } from '../config/load';
 import { RelayError } from '../errors';
+import type { SlotSample } from '../ops/state';
 
 /**
  * While streaming, a dropped outbox table or a revoked REPLICATION right does not end the stream:
@@ -43,4 +44,34 @@ export async function checkSource(sql: Client, config: Config): Promise<RelayErr
     );
   }
   return undefined;
+}
+
+/** The slot as the server sees it: lag, retained WAL and how safe that WAL is. */
+export async function sampleSlot(sql: Client, slot: string): Promise<SlotSample | undefined> {
+  const { rows } = await sql.query<{
+    lag: number | null;
+    retained: number | null;
+    wal_status: string | null;
+    safe_wal_size: number | null;
+  }>(
+    `select (pg_current_wal_lsn() - confirmed_flush_lsn)::float8 as lag,
+            (pg_current_wal_lsn() - restart_lsn)::float8 as retained,
+            wal_status, safe_wal_size::float8 as safe_wal_size
+       from pg_replication_slots where slot_name = $1`,
+    [slot],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return {
+    lagBytes: Math.max(row.lag ?? 0, 0),
+    retainedBytes: Math.max(row.retained ?? 0, 0),
+    walStatus: row.wal_status,
+    safeWalBytes: row.safe_wal_size,
+    at: Date.now(),
+  };
+}
+
+/** Writes one heartbeat: a non-transactional logical decoding message the stream brings back. */
+export async function emitHeartbeat(sql: Client, prefix: string, content: string): Promise<void> {
+  await sql.query('select pg_logical_emit_message(false, $1, $2)', [prefix, content]);
 }

@@ -27,6 +27,12 @@ export interface StreamOptions {
   messages?: boolean;
 }
 
+/** The application_name of the relay's replication connections. */
+export const APPLICATION_NAME = 'outbox-relay';
+
+/** How long closing waits for the server before dropping the socket. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
 /** SQLSTATEs that START_REPLICATION answers with. */
 const OBJECT_IN_USE = '55006';
 const UNDEFINED_OBJECT = '42704';
@@ -69,6 +75,8 @@ export class ReplicationStream {
     const config: ClientConfig & { replication: 'database' } = {
       connectionString: options.databaseUrl,
       replication: 'database',
+      // Shown in pg_stat_replication and pg_stat_activity (and by `outbox-relay status`).
+      application_name: APPLICATION_NAME,
     };
     const client = new Client(config);
     client.on('error', (err) => log.debug({ err }, 'replication connection error'));
@@ -135,10 +143,28 @@ export class ReplicationStream {
     return this.paused;
   }
 
+  /**
+   * Ends the connection. A hung server (the reason a stalled stream is closed) may never answer
+   * the goodbye, so after CLOSE_TIMEOUT_MS the socket is destroyed.
+   */
   async close(): Promise<void> {
     this.connection.stream.resume();
-    await this.client.end().catch(() => undefined);
-    await this.finished.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = Promise.all([
+      this.client.end().catch(() => undefined),
+      this.finished.catch(() => undefined),
+    ]).then(() => true);
+    const closed = await Promise.race([
+      ended,
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS)),
+      ),
+    ]);
+    clearTimeout(timer);
+    if (!closed) {
+      (this.connection.stream as unknown as { destroy(): void }).destroy();
+      await ended;
+    }
   }
 }
 
@@ -160,6 +186,13 @@ function classifyStreamError(err: unknown, slot: string): RelayError {
     return new RelayError(
       'SLOT_DROPPED',
       `replication slot ${slot} no longer exists (${message}); events after its last confirmed position may be lost: recreate the slot and publish them again, or start from a fresh slot deliberately`,
+      { cause: err, context: { slot } },
+    );
+  }
+  if (/can no longer get changes|has been invalidated|wal_status.*lost/i.test(message)) {
+    return new RelayError(
+      'SLOT_INVALID',
+      `replication slot ${slot} was invalidated by the server (${message}): WAL it needed was removed (max_slot_wal_keep_size) and events after its confirmed position are lost; recreate the slot and recover the missing events from the outbox table`,
       { cause: err, context: { slot } },
     );
   }

@@ -46,6 +46,8 @@ export function relayEnv(
     TOPIC_TEMPLATE: `${names.topicPrefix}.{aggregateType}`,
     RETRY_INITIAL_MS: '100',
     RETRY_MAX_MS: '2000',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
     ...extra,
   };
 }

@@ -100,6 +100,37 @@ export class RelayProcess {
     );
   }
 
+  /** GET on the relay's HTTP endpoint (tests use HTTP_PORT=0: the port comes from the log). */
+  async http(path: string): Promise<{ status: number; body: string }> {
+    const line = await this.waitForLog(
+      (l) => l.msg.startsWith('http endpoint listening'),
+      'the http endpoint',
+      30_000,
+    );
+    const res = await fetch(`http://127.0.0.1:${String(line.port)}${path}`, {
+      signal: AbortSignal.timeout(10_000),
+      headers: { connection: 'close' },
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** The `/` status document. */
+  async status(): Promise<Record<string, unknown>> {
+    return JSON.parse((await this.http('/')).body) as Record<string, unknown>;
+  }
+
+  /** Scrapes `/metrics`: sample name with labels (as printed) -> value. */
+  async metrics(): Promise<Map<string, number>> {
+    const { body } = await this.http('/metrics');
+    const samples = new Map<string, number>();
+    for (const line of body.split('\n')) {
+      if (line.startsWith('#') || line.trim() === '') continue;
+      const at = line.lastIndexOf(' ');
+      samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+    }
+    return samples;
+  }
+
   kill(signal: NodeJS.Signals): void {
     if (this.running) this.child.kill(signal);
   }

@@ -37,9 +37,14 @@ describe('relay: Kafka outage', () => {
         KAFKA_BROKERS: kafka.brokers,
         TOPIC_PARTITIONS: '3',
         RETRY_MAX_MS: '1000',
+        HEARTBEAT_INTERVAL_MS: '500',
       }),
     );
     await relay.waitUntilStreaming();
+    await waitFor(async () => (await relay.http('/readyz')).status === 200, {
+      timeoutMs: 10_000,
+      description: '/readyz 200 while streaming',
+    });
     const rows = Array.from({ length: 60 }, (_, i) =>
       outboxRow('payment', `p-${i % 7}`, 'PaymentCaptured', { i }),
     );
@@ -71,6 +76,11 @@ describe('relay: Kafka outage', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(observed.filter((lsn) => lsn >= afterFirstOutageCommit)).toEqual([]);
+    // Readiness reports the outage (the process itself stays healthy).
+    const notReady = await relay.http('/readyz');
+    expect(notReady.status).toBe(503);
+    expect(notReady.body).toMatch(/Kafka/);
+    expect((await relay.http('/healthz')).status).toBe(200);
     expect(
       relay.logs.some((l) => l.level === 'warn' && /Kafka send failed; retrying/.test(l.msg)),
     ).toBe(true);
@@ -86,6 +96,13 @@ describe('relay: Kafka outage', () => {
     const ids = new Set(records.map((r) => r.headers.id));
     expect(rows.filter((r) => !ids.has(r.id))).toEqual([]);
     expect(relay.logs.some((l) => /Kafka send succeeded again/.test(l.msg))).toBe(true);
+    await waitFor(async () => (await relay.http('/readyz')).status === 200, {
+      timeoutMs: 20_000,
+      description: '/readyz 200 again after Kafka returned',
+    });
+    const metrics = await relay.metrics();
+    expect(metrics.get('outbox_relay_retries_total{kind="kafka_send"}')).toBeGreaterThan(0);
+    expect(metrics.get('outbox_relay_errors_total{code="KAFKA_SEND"}')).toBeGreaterThan(0);
     // Confirmation moves on once Kafka acknowledged the backlog.
     await waitFor(async () => (await slotConfirmedLsn(url, names.slot)) > afterFirstOutageCommit, {
       timeoutMs: 20_000,

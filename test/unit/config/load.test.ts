@@ -110,6 +110,72 @@ describe('loadConfig', () => {
     );
   });
 
+  it('canReadOperationsAndSecurityOptions', () => {
+    const config = loadConfig({
+      ...minimal,
+      HTTP_PORT: '0',
+      HTTP_HOST: '::',
+      HEARTBEAT_INTERVAL_MS: '2000',
+      HEARTBEAT_TIMEOUT_MS: '9000',
+      WAL_RETENTION_WARN_BYTES: '5_000_000_000',
+      KAFKA_TLS_CA_FILE: '/etc/relay/ca.pem',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'relay',
+      KAFKA_SASL_PASSWORD: 'pa ss',
+    });
+    expect(config).toMatchObject({
+      httpPort: 0,
+      httpHost: '::',
+      heartbeatIntervalMs: 2000,
+      heartbeatTimeoutMs: 9000,
+      walRetentionWarnBytes: 5_000_000_000,
+      kafkaTls: false,
+      kafkaTlsCaFile: '/etc/relay/ca.pem',
+      kafkaTlsRejectUnauthorized: true,
+      kafkaSaslMechanism: 'scram-sha-512',
+      kafkaSaslUsername: 'relay',
+      kafkaSaslPassword: 'pa ss',
+    });
+    expect(loadConfig(minimal)).toMatchObject({
+      httpPort: 9400,
+      httpHost: '0.0.0.0',
+      kafkaSaslMechanism: 'none',
+    });
+  });
+
+  it('failsOnOptionsThatOnlyWorkTogether', () => {
+    const message = problems({
+      ...minimal,
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_TLS_CERT_FILE: 'client.pem',
+      KAFKA_TLS_REJECT_UNAUTHORIZED: 'maybe',
+      HEARTBEAT_INTERVAL_MS: '5000',
+      HEARTBEAT_TIMEOUT_MS: '5000',
+      HTTP_PORT: '70000',
+    });
+    expect(message).toContain('KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=plain');
+    expect(message).toContain('KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM=plain');
+    expect(message).toContain('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together');
+    expect(message).toContain('KAFKA_TLS_REJECT_UNAUTHORIZED must be true or false, got "maybe"');
+    expect(message).toContain('HEARTBEAT_TIMEOUT_MS must be larger than HEARTBEAT_INTERVAL_MS');
+    expect(message).toContain('HTTP_PORT must be between 0 and 65535');
+    expect(problems({ ...minimal, KAFKA_SASL_MECHANISM: 'gssapi' })).toContain(
+      'KAFKA_SASL_MECHANISM must be one of none, plain, scram-sha-256, scram-sha-512',
+    );
+  });
+
+  it('never echoes the SASL password or TLS key passphrase', () => {
+    const message = problems({
+      ...minimal,
+      KAFKA_SASL_MECHANISM: 'scram-sha-256',
+      KAFKA_SASL_PASSWORD: 'hunter2-secret',
+      KAFKA_TLS_KEY_PASSWORD: 'another-secret',
+    });
+    expect(message).toContain('KAFKA_SASL_USERNAME is required');
+    expect(message).toContain('KAFKA_TLS_KEY_PASSWORD needs KAFKA_TLS_KEY_FILE');
+    expect(message).not.toMatch(/hunter2|another-secret/);
+  });
+
   it('keeps the README option table in step with the declarations', () => {
     // Prettier pads table cells; compare with runs of spaces and dashes collapsed.
     const normalize = (text: string) => text.replace(/ +/g, ' ').replace(/-{3,}/g, '---');

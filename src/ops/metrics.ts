@@ -1,0 +1,131 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RelayState } from './state';
+
+const PREFIX = 'outbox_relay_';
+
+/**
+ * The relay's Prometheus metrics (prefix `outbox_relay_`). Counters and the latency histogram are
+ * fed as things happen; gauges read `RelayState` when scraped.
+ */
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly eventsPublished: Counter<'topic'>;
+  readonly deadLetters: Counter<'reason'>;
+  readonly latency: Histogram;
+  readonly retries: Counter<'kind'>;
+  readonly errors: Counter<'code'>;
+  readonly reconnects: Counter;
+  readonly stalls: Counter;
+
+  constructor(state: RelayState) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    this.eventsPublished = new Counter({
+      name: `${PREFIX}events_published_total`,
+      help: 'Events acknowledged by Kafka (acks=all), by topic; dead letters count under their topic',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: `${PREFIX}dead_letters_total`,
+      help: 'Rows sent to the dead-letter topic, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: `${PREFIX}event_latency_seconds`,
+      help: "From the transaction's commit (server clock) to Kafka's acknowledgement (relay clock)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.retries = new Counter({
+      name: `${PREFIX}retries_total`,
+      help: 'Retried operations, by kind (kafka_send, replication_reconnect, startup)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: `${PREFIX}errors_total`,
+      help: 'Errors met, by code (see the README: failure modes)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.reconnects = new Counter({
+      name: `${PREFIX}reconnects_total`,
+      help: 'Replication sessions started again after a lost or stalled stream',
+      registers,
+    });
+    this.stalls = new Counter({
+      name: `${PREFIX}stalls_total`,
+      help: 'Replication streams found stalled by the heartbeat',
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number | undefined) =>
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          const value = read();
+          this.reset();
+          if (value !== undefined) this.set(value);
+        },
+      });
+    gauge(
+      'replication_lag_bytes',
+      "Server WAL position minus the slot's confirmed_flush_lsn (sampled each heartbeat)",
+      () => state.slot?.lagBytes,
+    );
+    gauge(
+      'slot_retained_wal_bytes',
+      "Server WAL position minus the slot's restart_lsn: WAL kept on the server for the relay",
+      () => state.slot?.retainedBytes,
+    );
+    gauge(
+      'slot_safe_wal_bytes',
+      'pg_replication_slots.safe_wal_size: WAL that can still be written before the slot is at risk (absent when unlimited)',
+      () => state.slot?.safeWalBytes ?? undefined,
+    );
+    gauge('confirmed_lsn', 'Confirmed flush LSN as a number (exact below 2^53)', () =>
+      state.confirmedLsn === undefined ? undefined : Number(state.confirmedLsn),
+    );
+    gauge('in_flight_events', 'Events read and not yet acknowledged by Kafka', () =>
+      state.session === undefined ? 0 : state.session.inFlight.events,
+    );
+    gauge('in_flight_bytes', 'Bytes of events read and not yet acknowledged by Kafka', () =>
+      state.session === undefined ? 0 : state.session.inFlight.bytes,
+    );
+    gauge(
+      'heartbeat_rtt_seconds',
+      'Round trip of the last heartbeat: written through SQL, read back from the stream',
+      () => (state.heartbeatRttMs === undefined ? undefined : state.heartbeatRttMs / 1000),
+    );
+    gauge(
+      'last_event_commit_timestamp_seconds',
+      'Commit time of the newest event Kafka acknowledged',
+      () => (state.lastEventCommitMs === undefined ? undefined : state.lastEventCommitMs / 1000),
+    );
+    gauge('ready', '1 while /readyz answers 200', () => (state.readiness().ready ? 1 : 0));
+    new Gauge({
+      name: `${PREFIX}role`,
+      help: '1 for the current role: active (streaming), standby (another instance holds the slot), starting, stopping',
+      labelNames: ['role'],
+      registers,
+      collect() {
+        for (const role of ['starting', 'active', 'standby', 'stopping'] as const)
+          this.set({ role }, state.role === role ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}slot_wal_status`,
+      help: 'pg_replication_slots.wal_status of the slot (1 for the current value); "lost" means events are gone',
+      labelNames: ['status'],
+      registers,
+      collect() {
+        this.reset();
+        const status = state.slot?.walStatus;
+        if (status !== undefined && status !== null) this.set({ status }, 1);
+      },
+    });
+  }
+}
