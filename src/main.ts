@@ -1,8 +1,8 @@
-import { Kafka } from 'kafkajs';
 import { AvroSchemas } from './kafka/avro';
 import { loadConfig } from './config/load';
 import { describeError, isRelayError } from './errors';
-import { createLogger, kafkaLogCreator } from './logger';
+import { createLogger } from './logger';
+import { createKafka } from './kafka/client';
 import { describeDatabase } from './redact';
 import { kafkaSecurity, describeKafkaSecurity, type KafkaSecurity } from './kafka/security';
 import { HttpEndpoint } from './ops/http-server';
@@ -55,17 +55,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     },
     'starting',
   );
-  const kafka = new Kafka({
-    clientId: config.kafkaClientId,
-    brokers: config.kafkaBrokers,
-    logCreator: kafkaLogCreator(log),
-    connectionTimeout: 5_000,
-    ...security,
-    // Few quick retries inside kafkajs; the publisher retries without limit on top, logging
-    // each failure. kafkajs nests its retries (cluster connect inside send), so its defaults
-    // would hide an outage for minutes before we could say anything.
-    retry: { retries: 2, initialRetryTime: config.retryInitialMs, maxRetryTime: config.retryMaxMs },
-  });
+  const kafka = createKafka(config, security, log);
   const state = new RelayState(config.slotName, config.publicationName);
   const metrics = new RelayMetrics(state);
   let http: HttpEndpoint;

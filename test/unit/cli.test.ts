@@ -5,13 +5,13 @@ function capture(argv: string[]) {
   let out = '';
   let err = '';
   const action = parseCli(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code: action.kind === 'exit' ? action.code : 'start', out, err };
+  return { code: action.kind === 'exit' ? action.code : action.kind, action, out, err };
 }
 
 describe('outbox-relay CLI', () => {
   it('prints the package version', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    expect(capture(['--version'])).toEqual({ code: 0, out: `${pkg.version}\n`, err: '' });
+    expect(capture(['--version'])).toMatchObject({ code: 0, out: `${pkg.version}\n`, err: '' });
   });
 
   it('prints usage for --help', () => {
@@ -35,5 +35,31 @@ describe('outbox-relay CLI', () => {
     const { code, err } = capture(['frobnicate']);
     expect(code).toBe(2);
     expect(err).toContain('unknown command "frobnicate"');
+  });
+
+  it('parses init, status and tail with their options', () => {
+    expect(capture(['init']).action).toEqual({ kind: 'init', apply: false });
+    expect(capture(['init', '--apply']).action).toEqual({ kind: 'init', apply: true });
+    expect(capture(['status', '--json']).action).toEqual({ kind: 'status', json: true });
+    expect(capture(['tail', 'orders', '--max', '5', '--from-beginning']).action).toEqual({
+      kind: 'tail',
+      topic: 'orders',
+      fromBeginning: true,
+      max: 5,
+      json: false,
+    });
+  });
+
+  it("prints each command's help, and refuses what a command does not take", () => {
+    for (const command of ['start', 'init', 'status', 'tail']) {
+      const { code, out } = capture([command, '--help']);
+      expect(code).toBe(0);
+      expect(out).toMatch(new RegExp(`^Usage: outbox-relay ${command}`));
+      expect(capture(['help', command]).out).toBe(out);
+    }
+    expect(capture(['tail']).err).toContain('needs exactly one topic');
+    expect(capture(['tail', 't', '--max', 'ten']).err).toContain('--max needs a whole number');
+    expect(capture(['init', '--force']).err).toContain('unknown option --force');
+    expect(capture(['status', 'extra']).code).toBe(2);
   });
 });

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { PostgresServer } from '../../harness/postgres';
 import {
   createOutboxTable,
@@ -30,6 +31,46 @@ describe('relay: configuration and preflight errors', () => {
     expect(stderr).toContain('DATABASE_URL is required');
     expect(stderr).toContain('KAFKA_BROKERS "broker" is not host:port');
     expect(stderr).toContain('TOPIC_PARTITIONS must be a whole number');
+  });
+
+  it('failsOnBadSecurityAndOperationsOptions with exit code 2, never echoing secrets', async () => {
+    const names = outboxNames('badsecurity');
+    const bad = await runToExit(
+      relayEnv(names, {
+        KAFKA_SASL_MECHANISM: 'scram-sha-256',
+        KAFKA_SASL_PASSWORD: 'hunter2',
+        KAFKA_TLS_KEY_FILE: '/nonexistent/client.key',
+        HEARTBEAT_INTERVAL_MS: '2000',
+        HEARTBEAT_TIMEOUT_MS: '1500',
+      }),
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      'KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=scram-sha-256',
+    );
+    expect(bad.stderr).toContain('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together');
+    expect(bad.stderr).toContain('HEARTBEAT_TIMEOUT_MS must be larger than HEARTBEAT_INTERVAL_MS');
+    expect(bad.stderr).not.toContain('hunter2');
+    const unreadable = await runToExit(
+      relayEnv(names, { KAFKA_TLS_CA_FILE: '/nonexistent/ca.pem' }),
+    );
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toContain('KAFKA_TLS_CA_FILE cannot be read: ENOENT');
+  });
+
+  it('failsWhenHttpPortIsTaken with exit code 1, naming the port', async () => {
+    const names = outboxNames('httpport');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const { code, fatal } = await runToExit(relayEnv(names, { HTTP_PORT: String(port) }));
+      expect(code).toBe(1);
+      expect(fatal?.code).toBe('HTTP_LISTEN');
+      expect(fatal?.msg).toContain(`cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      server.close();
+    }
   });
 
   it('failsOnUnreachableDatabase after the start-up timeout, without printing the password', async () => {

@@ -1,0 +1,86 @@
+import type { CliAction, CliIo } from '../cli';
+import { describeError } from '../errors';
+import { createKafka } from '../kafka/client';
+import { kafkaSecurity } from '../kafka/security';
+import { createLogger } from '../logger';
+import { commandConfig, hasAddress } from './command-config';
+import { applyInit, initScript } from './init';
+import { databaseStatus, formatStatus, topicStatus, type Status } from './status';
+import { tailTopic } from './tail';
+
+type CommandAction = Exclude<CliAction, { kind: 'exit' } | { kind: 'start' }>;
+
+/** Runs init, status or tail; returns the exit code (0 ok, 1 failed, 2 bad configuration). */
+export async function runCommand(
+  action: CommandAction,
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+): Promise<number> {
+  const needs =
+    action.kind === 'tail'
+      ? (['KAFKA_BROKERS'] as const)
+      : action.kind === 'status' || (action.kind === 'init' && action.apply)
+        ? (['DATABASE_URL'] as const)
+        : ([] as const);
+  let config;
+  let security;
+  try {
+    config = commandConfig(env, needs);
+    security = kafkaSecurity(config);
+  } catch (err) {
+    io.err(`outbox-relay ${action.kind}: ${describeError(err)}\n`);
+    return 2;
+  }
+  // kafkajs' own logs only when asked for (they would interleave with the output otherwise).
+  const log = createLogger(
+    env.LOG_LEVEL === undefined ? 'silent' : config.logLevel,
+    process.stderr,
+  );
+  try {
+    switch (action.kind) {
+      case 'init': {
+        if (!action.apply) {
+          io.out(initScript(config));
+          return 0;
+        }
+        for (const line of await applyInit(config)) io.out(`${line}\n`);
+        io.out('done\n');
+        return 0;
+      }
+      case 'status': {
+        const base = await databaseStatus(config);
+        let topics: Status['topics'] = null;
+        if (hasAddress(env, 'KAFKA_BROKERS')) {
+          const admin = createKafka(config, security, log).admin();
+          try {
+            await admin.connect();
+            topics = await topicStatus(admin, config);
+          } catch (err) {
+            topics = { error: describeError(err) };
+          } finally {
+            await admin.disconnect().catch(() => undefined);
+          }
+        }
+        const status: Status = { ...base, topics };
+        io.out(action.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+        return status.problems.length === 0 ? 0 : 1;
+      }
+      case 'tail': {
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          await tailTopic(createKafka(config, security, log), action, io.out, stop.signal);
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+        return 0;
+      }
+    }
+  } catch (err) {
+    io.err(`outbox-relay ${action.kind}: ${describeError(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,19 @@
+import { Kafka } from 'kafkajs';
+import type { Config } from '../config/load';
+import { kafkaLogCreator, type Logger } from '../logger';
+import type { KafkaSecurity } from './security';
+
+/** The kafkajs client for the configured brokers, security and retry settings. */
+export function createKafka(config: Config, security: KafkaSecurity, log: Logger): Kafka {
+  return new Kafka({
+    clientId: config.kafkaClientId,
+    brokers: config.kafkaBrokers,
+    logCreator: kafkaLogCreator(log),
+    connectionTimeout: 5_000,
+    ...security,
+    // Few quick retries inside kafkajs; the publisher retries without limit on top, logging
+    // each failure. kafkajs nests its retries (cluster connect inside send), so its defaults
+    // would hide an outage for minutes before we could say anything.
+    retry: { retries: 2, initialRetryTime: config.retryInitialMs, maxRetryTime: config.retryMaxMs },
+  });
+}
