@@ -160,8 +160,10 @@ async function main(): Promise<void> {
   }
   if (action.kind === 'start') {
     const { startRelay } = await import('./main');
-    process.exitCode = await startRelay(process.env, version());
-    return;
+    const code = await startRelay(process.env, version());
+    // Everything was closed and logged (stdout is synchronous for files and pipes on Linux); a
+    // client library's stray timer or socket must not keep a stopped relay alive.
+    process.exit(code);
   }
   const { runCommand } = await import('./commands/run');
   process.exitCode = await runCommand(action, process.env, io);

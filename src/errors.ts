@@ -14,6 +14,7 @@ export type RelayErrorCode =
   | 'REPLICATION_LOST'
   | 'KAFKA_SEND'
   | 'KAFKA_TOPIC'
+  | 'KAFKA_AUTHORIZATION'
   | 'EVENT_INVALID'
   | 'REPLICATION_STALLED'
   | 'HTTP_LISTEN'

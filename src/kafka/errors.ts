@@ -1,3 +1,5 @@
+import { RelayError } from '../errors';
+
 /**
  * Whether a kafkajs failure may clear by itself (broker down, leader moving, timeouts) or will
  * fail the same way every time (record too large, authorisation, invalid config). Unknown errors
@@ -29,9 +31,30 @@ export function isRetriableKafkaError(err: unknown): boolean {
 export function kafkaErrorType(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
-    const e = current as { type?: unknown; cause?: unknown; originalError?: unknown };
+    const e = current as {
+      type?: unknown;
+      cause?: unknown;
+      originalError?: unknown;
+      errors?: unknown;
+    };
     if (typeof e.type === 'string') return e.type;
-    current = e.cause ?? e.originalError;
+    // Aggregate errors (e.g. from createTopics) carry one error per topic.
+    current =
+      Array.isArray(e.errors) && e.errors.length > 0 ? e.errors[0] : (e.cause ?? e.originalError);
   }
   return undefined;
+}
+
+/**
+ * A broker refusal of the relay's principal (TOPIC_/CLUSTER_/GROUP_AUTHORIZATION_FAILED) as a
+ * fatal error naming the ACLs; retrying cannot grant them. Undefined for other failures.
+ */
+export function authorizationError(err: unknown, brokers: string): RelayError | undefined {
+  const type = kafkaErrorType(err);
+  if (type === undefined || !type.endsWith('AUTHORIZATION_FAILED')) return undefined;
+  return new RelayError(
+    'KAFKA_AUTHORIZATION',
+    `Kafka at ${brokers} refused the relay's principal (${type}): it is not authorized; grant the ACLs listed in the README (Create, Write and Describe on the relay's topics and the dead-letter topic)`,
+    { cause: err },
+  );
 }

@@ -2,7 +2,7 @@ import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
 import { backoffDelay, sleep } from '../retry/backoff';
-import { isRetriableKafkaError, kafkaErrorType } from './errors';
+import { authorizationError, isRetriableKafkaError, kafkaErrorType } from './errors';
 import type { KafkaRecord } from './record-mapper';
 import type { TopicCreator } from './topics';
 
@@ -153,14 +153,15 @@ export class KafkaPublisher<T> {
         if (!isRetriableKafkaError(err)) {
           this.stop();
           this.callbacks.onFatal(
-            new RelayError(
-              'KAFKA_SEND',
-              `Kafka rejected a batch and retrying cannot help (${kafkaErrorType(err) ?? 'error'}: ${(err as Error).message})`,
-              {
-                cause: err,
-                context: { topics: [...byTopic.keys()].join(','), events: batch.length },
-              },
-            ),
+            authorizationError(err, 'the configured brokers') ??
+              new RelayError(
+                'KAFKA_SEND',
+                `Kafka rejected a batch and retrying cannot help (${kafkaErrorType(err) ?? 'error'}: ${(err as Error).message})`,
+                {
+                  cause: err,
+                  context: { topics: [...byTopic.keys()].join(','), events: batch.length },
+                },
+              ),
           );
           return false;
         }

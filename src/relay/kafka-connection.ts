@@ -2,6 +2,7 @@ import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, RelayError } from '../errors';
+import { authorizationError } from '../kafka/errors';
 import { KafkaPublisher, type PublisherCallbacks } from '../kafka/publisher';
 import { TopicCreator } from '../kafka/topics';
 
@@ -40,6 +41,8 @@ export class KafkaConnection {
       await this.producer.connect();
       await this.admin.connect();
     } catch (err) {
+      const denied = authorizationError(err, this.config.kafkaBrokers.join(','));
+      if (denied !== undefined) throw denied;
       throw new RelayError(
         'KAFKA_SEND',
         `cannot connect to Kafka at ${this.config.kafkaBrokers.join(',')}: ${describeError(err)}`,

@@ -77,7 +77,13 @@ export class Relay {
       },
       'preflight passed',
     );
-    const connected = await this.retryUntil(deadline, 'Kafka', () => this.connectKafka());
+    const connected = await this.retryUntil(deadline, 'Kafka', () => this.connectKafka()).catch(
+      async (err: unknown) => {
+        // A half-open producer keeps sockets (and the process) alive: close it before failing.
+        await this.disconnectKafka();
+        throw err;
+      },
+    );
     if (connected === undefined) return this.disconnectKafka();
     this.ops.state.kafkaReachable = true;
     const publisher = this.kafkaConnection.publisher<EventToken>(

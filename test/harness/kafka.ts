@@ -15,6 +15,19 @@ export interface KafkaOptions {
   properties?: Record<string, string | number | boolean>;
   /** JVM heap for the broker. */
   heap?: string;
+  /** Adds an SSL listener (client certificates required) and a SASL_SSL listener. */
+  security?: KafkaSecurityOptions;
+}
+
+export interface KafkaSecurityOptions {
+  /** PEM file with the broker's private key (PKCS#8, unencrypted) and certificate chain. */
+  keystorePem: string;
+  /** PEM file with the CA that signs broker and client certificates. */
+  truststorePem: string;
+  /** SASL users, accepted with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+  users: Array<{ name: string; password: string }>;
+  /** Turns on Kafka's StandardAuthorizer: principals other than ANONYMOUS (the PLAINTEXT listener) need ACLs. */
+  authorizer?: boolean;
 }
 
 const PORT_ATTEMPTS = 5;
@@ -29,12 +42,18 @@ export class KafkaServer {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
+  /** Port of the SSL listener (client certificate required), when `security` was given. */
+  sslPort = 0;
+  /** Port of the SASL_SSL listener, when `security` was given. */
+  saslPort = 0;
+
   private constructor(
     readonly dir: string,
     readonly port: number,
     readonly controllerPort: number,
     private readonly libs: string,
     private readonly heap: string,
+    private readonly security?: KafkaSecurityOptions,
   ) {}
 
   /** `host:port` of the PLAINTEXT listener, the form KAFKA_BROKERS takes. */
@@ -62,8 +81,26 @@ export class KafkaServer {
       const port = await freePort();
       let controllerPort = await freePort();
       while (controllerPort === port) controllerPort = await freePort();
-      const server = new KafkaServer(dir, port, controllerPort, libs, options.heap ?? '512m');
+      const server = new KafkaServer(
+        dir,
+        port,
+        controllerPort,
+        libs,
+        options.heap ?? '512m',
+        options.security,
+      );
       try {
+        if (options.security !== undefined) {
+          const taken = new Set([port, controllerPort]);
+          const another = async () => {
+            let p = await freePort();
+            while (taken.has(p)) p = await freePort();
+            taken.add(p);
+            return p;
+          };
+          server.sslPort = await another();
+          server.saslPort = await another();
+        }
         server.writeConfig(options.properties ?? {});
         await server.format();
         await server.start();
@@ -144,6 +181,7 @@ export class KafkaServer {
       // 9 s, which made each restart take ~13 s); outage tests restart often.
       'broker.session.timeout.ms': 2000,
       'broker.heartbeat.interval.ms': 500,
+      ...this.securityProperties(),
       ...overrides,
     };
     const lines = Object.entries(properties).map(([k, v]) => `${k}=${String(v)}`);
@@ -162,6 +200,46 @@ export class KafkaServer {
         'logger.server.level = INFO',
         '',
       ].join('\n'),
+    );
+  }
+
+  private securityProperties(): Record<string, string | number | boolean> {
+    const security = this.security;
+    if (security === undefined) return {};
+    const host = '127.0.0.1';
+    const jaasUsers = security.users.map((u) => `user_${u.name}="${u.password}"`).join(' ');
+    return {
+      listeners: `PLAINTEXT://${host}:${this.port},CONTROLLER://${host}:${this.controllerPort},SSL://${host}:${this.sslPort},SASL_SSL://${host}:${this.saslPort}`,
+      'advertised.listeners': `PLAINTEXT://${host}:${this.port},SSL://${host}:${this.sslPort},SASL_SSL://${host}:${this.saslPort}`,
+      'listener.security.protocol.map':
+        'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': security.keystorePem,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': security.truststorePem,
+      'listener.name.ssl.ssl.client.auth': 'required',
+      'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      'listener.name.sasl_ssl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${jaasUsers};`,
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config':
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config':
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      ...(security.authorizer === true
+        ? {
+            'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+            'super.users': 'User:ANONYMOUS',
+          }
+        : {}),
+    };
+  }
+
+  /** StorageTool arguments that create the SCRAM credentials of `security.users`. */
+  private scramArguments(): string[] {
+    return (this.security?.users ?? []).flatMap((u) =>
+      ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+        '--add-scram',
+        `${m}=[name=${u.name},password=${u.password}]`,
+      ]),
     );
   }
 
@@ -184,6 +262,7 @@ export class KafkaServer {
         clusterId,
         '-c',
         join(this.dir, 'server.properties'),
+        ...this.scramArguments(),
       ],
       { timeoutMs: 120_000 },
     );

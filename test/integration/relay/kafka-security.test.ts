@@ -1,0 +1,264 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  ResourcePatternTypes,
+  type AclEntry,
+} from 'kafkajs';
+import { KafkaServer } from '../../harness/kafka';
+import { kafkaClient, readTopic } from '../../helpers/kafka';
+import {
+  createOutboxTable,
+  dropOutbox,
+  insertRows,
+  outboxNames,
+  outboxRow,
+  relayEnv,
+  withSql,
+} from '../../helpers/outbox';
+import { RelayProcess } from '../../helpers/relay-process';
+import { testDatabaseUrl } from '../../helpers/services';
+
+const PASSWORD = 'relay-s3cret-pw';
+
+/** A throw-away CA, a broker certificate for 127.0.0.1 and a client certificate (CN=outbox-relay). */
+function makeCertificates(dir: string) {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=outbox-relay test CA',
+  );
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const [name, cn] of [
+    ['broker', 'localhost'],
+    ['client', 'outbox-relay'],
+  ] as const) {
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${cn}`,
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+    );
+  }
+  writeFileSync(
+    join(dir, 'broker-keystore.pem'),
+    readFileSync(join(dir, 'broker.key'), 'utf8') + readFileSync(join(dir, 'broker.pem'), 'utf8'),
+  );
+  return {
+    ca: join(dir, 'ca.pem'),
+    clientCert: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client.key'),
+    keystore: join(dir, 'broker-keystore.pem'),
+  };
+}
+
+/** The ACLs the README lists for the relay's principal: its topics (by prefix) and the dead-letter topic. */
+function relayAcls(principal: string, topicPrefix: string, deadLetterTopic: string): AclEntry[] {
+  const entry = (
+    resourceName: string,
+    resourcePatternType: ResourcePatternTypes,
+    operation: AclOperationTypes,
+  ): AclEntry => ({
+    resourceType: AclResourceTypes.TOPIC,
+    resourceName,
+    resourcePatternType,
+    principal,
+    host: '*',
+    operation,
+    permissionType: AclPermissionTypes.ALLOW,
+  });
+  return [
+    [topicPrefix, ResourcePatternTypes.PREFIXED],
+    [deadLetterTopic, ResourcePatternTypes.LITERAL],
+  ].flatMap(([name, pattern]) =>
+    [AclOperationTypes.CREATE, AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((op) =>
+      entry(name as string, pattern as ResourcePatternTypes, op),
+    ),
+  );
+}
+
+// Its own broker with SSL (client certificates required) and SASL_SSL listeners and ACLs.
+describe('relay: Kafka TLS, SASL and least-privilege ACLs', () => {
+  const url = testDatabaseUrl();
+  const dir = mkdtempSync(join(tmpdir(), 'outbox-relay-tls-'));
+  const certs = makeCertificates(dir);
+  let kafka: KafkaServer;
+
+  beforeAll(async () => {
+    kafka = await KafkaServer.start({
+      security: {
+        keystorePem: certs.keystore,
+        truststorePem: certs.ca,
+        users: [
+          { name: 'relay', password: PASSWORD },
+          { name: 'nobody', password: PASSWORD },
+        ],
+        authorizer: true,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await kafka?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs a relay with `extra` against the secured broker and checks 3 events arrive. */
+  async function relayDelivers(prefix: string, principal: string, extra: Record<string, string>) {
+    const names = outboxNames(prefix);
+    await createOutboxTable(url, names.table);
+    const admin = kafkaClient([kafka.brokers]).admin();
+    await admin.connect();
+    await admin.createAcls({
+      acl: relayAcls(principal, `${names.topicPrefix}.`, 'outbox.dead-letter'),
+    });
+    await admin.disconnect();
+    const relay = new RelayProcess(relayEnv(names, { TOPIC_PARTITIONS: '2', ...extra }));
+    try {
+      await relay.waitUntilStreaming();
+      const rows = [1, 2, 3].map((i) => outboxRow('vault', `v-${i}`, 'Opened', { i }));
+      await withSql(url, (sql) => insertRows(sql, names.table, rows));
+      const records = await readTopic([kafka.brokers], `${names.topicPrefix}.vault`, { count: 3 });
+      expect(records.map((r) => r.headers.id).sort()).toEqual(rows.map((r) => r.id).sort());
+      expect(await relay.stop()).toBe(0);
+      // The password is never written to the logs, whatever the level (tests run at debug).
+      expect(JSON.stringify(relay.logs) + relay.stderr).not.toContain(PASSWORD);
+      return relay;
+    } finally {
+      await relay.stop();
+      await dropOutbox(url, names);
+    }
+  }
+
+  it('publishes over mutual TLS with the CA, client certificate and key', async () => {
+    const relay = await relayDelivers('mtls', 'User:CN=outbox-relay', {
+      KAFKA_BROKERS: `127.0.0.1:${kafka.sslPort}`,
+      KAFKA_TLS_CA_FILE: certs.ca,
+      KAFKA_TLS_CERT_FILE: certs.clientCert,
+      KAFKA_TLS_KEY_FILE: certs.clientKey,
+    });
+    expect(relay.logs.find((l) => l.msg === 'starting')?.kafkaSecurity).toBe('mTLS');
+  });
+
+  it.each(['plain', 'scram-sha-256', 'scram-sha-512'])(
+    'publishes over SASL_SSL with SASL %s',
+    async (mechanism) => {
+      const relay = await relayDelivers(`sasl_${mechanism.replace(/-/g, '')}`, 'User:relay', {
+        KAFKA_BROKERS: `127.0.0.1:${kafka.saslPort}`,
+        KAFKA_TLS_CA_FILE: certs.ca,
+        KAFKA_SASL_MECHANISM: mechanism,
+        KAFKA_SASL_USERNAME: 'relay',
+        KAFKA_SASL_PASSWORD: PASSWORD,
+      });
+      expect(relay.logs.find((l) => l.msg === 'starting')?.kafkaSecurity).toBe(
+        `TLS + SASL ${mechanism.toUpperCase()} as relay`,
+      );
+    },
+  );
+
+  it('fails start-up clearly on a wrong password, an untrusted broker, or a missing client certificate', async () => {
+    const names = outboxNames('badauth');
+    await createOutboxTable(url, names.table);
+    const attempt = async (extra: Record<string, string>) => {
+      const relay = new RelayProcess(relayEnv(names, { STARTUP_TIMEOUT_MS: '2000', ...extra }));
+      const code = await relay.exited;
+      const fatal = relay.logs.find((l) => l.level === 'fatal');
+      expect(JSON.stringify(relay.logs)).not.toContain('wrong-password');
+      return { code, fatal };
+    };
+    try {
+      const wrong = await attempt({
+        KAFKA_BROKERS: `127.0.0.1:${kafka.saslPort}`,
+        KAFKA_TLS_CA_FILE: certs.ca,
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'relay',
+        KAFKA_SASL_PASSWORD: 'wrong-password',
+      });
+      expect(wrong.code).toBe(1);
+      expect(wrong.fatal?.msg).toMatch(/cannot connect to Kafka.*(SASL|[Aa]uthentication)/);
+
+      const untrusted = await attempt({
+        KAFKA_BROKERS: `127.0.0.1:${kafka.saslPort}`,
+        KAFKA_TLS: 'true',
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'relay',
+        KAFKA_SASL_PASSWORD: PASSWORD,
+      });
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.fatal?.msg).toMatch(/cannot connect to Kafka.*certificate/i);
+
+      const noClientCert = await attempt({
+        KAFKA_BROKERS: `127.0.0.1:${kafka.sslPort}`,
+        KAFKA_TLS_CA_FILE: certs.ca,
+      });
+      expect(noClientCert.code).toBe(1);
+      expect(noClientCert.fatal?.msg).toMatch(/cannot connect to Kafka/);
+    } finally {
+      await dropOutbox(url, names);
+    }
+  });
+
+  it('stops at once with an authorization error when the principal lacks the ACLs', async () => {
+    const names = outboxNames('noacl');
+    await createOutboxTable(url, names.table);
+    const relay = new RelayProcess(
+      relayEnv(names, {
+        KAFKA_BROKERS: `127.0.0.1:${kafka.saslPort}`,
+        KAFKA_TLS_CA_FILE: certs.ca,
+        KAFKA_SASL_MECHANISM: 'scram-sha-256',
+        KAFKA_SASL_USERNAME: 'nobody',
+        KAFKA_SASL_PASSWORD: PASSWORD,
+      }),
+    );
+    try {
+      const started = Date.now();
+      expect(await relay.exited).toBe(1);
+      // Retrying cannot grant ACLs: no waiting for STARTUP_TIMEOUT_MS (60 s).
+      expect(Date.now() - started).toBeLessThan(30_000);
+      const fatal = relay.logs.find((l) => l.level === 'fatal');
+      expect(fatal?.code).toBe('KAFKA_AUTHORIZATION');
+      expect(fatal?.msg).toMatch(/not authorized.*ACLs/);
+    } finally {
+      await relay.stop();
+      await dropOutbox(url, names);
+    }
+  });
+});
