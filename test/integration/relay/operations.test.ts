@@ -66,7 +66,11 @@ describe('relay: HTTP endpoint, metrics and heartbeats', () => {
           const status = await relay.status();
           const m = await relay.metrics();
           const lag = m.get('outbox_relay_replication_lag_bytes');
-          return lag !== undefined && lag < 16_384 && m.get('outbox_relay_in_flight_events') === 0
+          // status.lagBytes is null until the first sample (the gauge reads 0 meanwhile).
+          return typeof status.lagBytes === 'number' &&
+            lag !== undefined &&
+            lag < 16_384 &&
+            m.get('outbox_relay_in_flight_events') === 0
             ? { status, m }
             : undefined;
         },
@@ -149,6 +153,54 @@ describe('relay: HTTP endpoint, metrics and heartbeats', () => {
       await relay.stop();
       await withSql(url, (sql) => sql.query(`drop table if exists ${busy}`));
       await dropOutbox(url, names);
+    }
+  });
+
+  it('runs as the least-privilege role the README documents, heartbeats included', async () => {
+    const names = outboxNames('leastpriv');
+    const role = `${names.table}_role`;
+    await createOutboxTable(url, names.table);
+    await withSql(url, async (sql) => {
+      await sql.query(`create role ${role} with login replication password 'relay-pw'`);
+      await sql.query(`grant select on ${names.table} to ${role}`);
+      // Only the table's owner may create the publication: done once, outside the relay.
+      await sql.query(
+        `create publication ${names.publication} for table ${names.table} with (publish = 'insert')`,
+      );
+    });
+    const asRole = new URL(url);
+    asRole.username = role;
+    asRole.password = 'relay-pw';
+    const relay = new RelayProcess(
+      relayEnv(names, { DATABASE_URL: asRole.toString(), HEARTBEAT_INTERVAL_MS: '300' }),
+    );
+    try {
+      await relay.waitUntilStreaming();
+      await withSql(url, (sql) =>
+        insertRows(sql, names.table, [outboxRow('badge', 'b-1', 'BadgeIssued', { level: 1 })]),
+      );
+      const m = await waitFor(
+        async () => {
+          const sample = await relay.metrics();
+          return (sample.get('outbox_relay_heartbeat_rtt_seconds') ?? 0) > 0 &&
+            sample.get(
+              `outbox_relay_events_published_total{topic="${names.topicPrefix}.badge"}`,
+            ) === 1
+            ? sample
+            : undefined;
+        },
+        { timeoutMs: 30_000, description: 'an event published and a heartbeat back' },
+      );
+      expect(m.get('outbox_relay_replication_lag_bytes')).toBeGreaterThanOrEqual(0);
+      expect(relay.logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+      expect(await relay.stop()).toBe(0);
+    } finally {
+      await relay.stop();
+      await dropOutbox(url, names);
+      await withSql(url, async (sql) => {
+        await sql.query(`drop owned by ${role}`);
+        await sql.query(`drop role ${role}`);
+      });
     }
   });
 });
