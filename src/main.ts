@@ -7,6 +7,7 @@ import { describeDatabase } from './redact';
 import { kafkaSecurity, describeKafkaSecurity, type KafkaSecurity } from './kafka/security';
 import { HttpEndpoint } from './ops/http-server';
 import { RelayMetrics } from './ops/metrics';
+import { RelayOps } from './ops/relay-ops';
 import { RelayState } from './ops/state';
 import { Relay } from './relay/relay';
 
@@ -69,7 +70,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     { host: config.httpHost, port: http.port },
     'http endpoint listening (/healthz, /readyz, /metrics, /)',
   );
-  const relay = new Relay(config, kafka, log, { state, metrics }, avroSchemas);
+  const relay = new Relay(config, kafka, log, new RelayOps(state, metrics), avroSchemas);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -1,7 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Client } from 'pg';
 import type { Config } from '../config/load';
-import { APPLICATION_NAME } from '../replication/replication-stream';
+import { applicationName } from '../replication/replication-stream';
 import { withDatabase } from '../relay/database';
 import { sampleSlot } from '../relay/source-check';
 
@@ -67,7 +67,7 @@ export async function databaseStatus(config: Config): Promise<Omit<Status, 'topi
          from pg_stat_activity
         where backend_type = 'walsender' and application_name = $1
         order by backend_start`,
-      [APPLICATION_NAME],
+      [applicationName(config.slotName)],
     );
     const tableExists = tableRows[0]?.exists === true;
     const problems: string[] = [];

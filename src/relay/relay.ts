@@ -4,30 +4,22 @@ import type { AvroSchemas } from '../kafka/avro';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
-import type { OutboxLayout } from '../events/outbox-mapper';
 import type { KafkaPublisher } from '../kafka/publisher';
-import { RecordMapper } from '../kafka/record-mapper';
 import { formatLsn } from '../replication/lsn';
 import { preflight } from '../replication/preflight';
 import { ReplicationStream } from '../replication/replication-stream';
-import { backoffDelay, sleep } from '../retry/backoff';
+import { backoffDelay, retryUntil, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
+import { outboxLayout, preflightOptions, recordMapper } from './wiring';
 import { KafkaConnection } from './kafka-connection';
 import { Interrupts, type Interrupt } from './interrupts';
 import { StreamSession, type EventToken } from './session';
 import { SessionMonitor } from './session-monitor';
 import { Heartbeat } from '../ops/heartbeat';
-import type { RelayMetrics } from '../ops/metrics';
-import type { RelayState } from '../ops/state';
+import type { RelayOps } from '../ops/relay-ops';
 
 /** How long the Kafka probe behind readiness waits for a metadata answer. */
 const KAFKA_PROBE_TIMEOUT_MS = 5_000;
-
-/** Where the relay reports what it does: the state behind /readyz and /, and the metrics. */
-export interface RelayOps {
-  state: RelayState;
-  metrics: RelayMetrics;
-}
 
 /**
  * The relay's lifecycle: start-up checks, one streaming session at a time (reconnecting with
@@ -65,7 +57,11 @@ export class Relay {
     const deadline = Date.now() + this.config.startupTimeoutMs;
     const slot = await this.retryUntil(deadline, 'PostgreSQL', () =>
       this.withSql((sql) =>
-        preflight(sql, this.preflightOptions(true), this.log.child({ module: 'preflight' })),
+        preflight(
+          sql,
+          preflightOptions(this.config, true),
+          this.log.child({ module: 'preflight' }),
+        ),
       ),
     );
     if (slot === undefined) return;
@@ -89,7 +85,7 @@ export class Relay {
     const publisher = this.kafkaConnection.publisher<EventToken>(
       {
         onAcked: (tokens) => {
-          this.countAcked(tokens);
+          this.ops.acked(tokens);
           // Acknowledgements go to the session that read the events; one that ended ignores them.
           let start = 0;
           for (let i = 1; i <= tokens.length; i++) {
@@ -100,7 +96,7 @@ export class Relay {
           }
         },
         onFatal: (error) => this.interrupt({ kind: 'fatal', error }),
-        onRetry: (error) => this.countError(error, 'kafka_send'),
+        onRetry: (error) => this.ops.error(error, 'kafka_send'),
       },
       this.log,
     );
@@ -114,14 +110,7 @@ export class Relay {
   }
 
   private async streamUntilStopped(publisher: KafkaPublisher<EventToken>): Promise<void> {
-    const { schema, name } = this.config.outboxTable;
-    const database = new URL(this.config.databaseUrl).pathname.replace(/^\//, '') || 'postgres';
-    const records = new RecordMapper(this.config.topicTemplate, {
-      format: this.config.valueFormat,
-      cloudEventsSource:
-        this.config.cloudEventsSource ?? `/outbox-relay/${database}/${schema}.${name}`,
-      avro: this.avroSchemas,
-    });
+    const records = recordMapper(this.config, this.avroSchemas);
     let attempt = 0;
     let standby = false;
     const { state } = this.ops;
@@ -131,14 +120,18 @@ export class Relay {
       let monitor: SessionMonitor | undefined;
       try {
         const slot = await this.withSql((sql) =>
-          preflight(sql, this.preflightOptions(false), this.log.child({ module: 'preflight' })),
+          preflight(
+            sql,
+            preflightOptions(this.config, false),
+            this.log.child({ module: 'preflight' }),
+          ),
         );
         const log = this.log.child({ module: 'stream' });
         session = new StreamSession(
           slot.confirmedFlushLsn,
           {
             table: this.config.outboxTable,
-            layout: this.layout,
+            layout: outboxLayout(this.config),
             maxInFlightEvents: this.config.maxInFlightEvents,
             maxInFlightBytes: this.config.maxInFlightBytes,
             onInvalidEvent: this.config.onInvalidEvent,
@@ -245,7 +238,7 @@ export class Relay {
           ? err
           : new RelayError('REPLICATION_LOST', describeError(err), { retriable: true, cause: err });
         if (!error.retriable) {
-          this.countError(error);
+          this.ops.error(error);
           throw error;
         }
         if (error.code === 'SLOT_IN_USE') {
@@ -260,7 +253,7 @@ export class Relay {
           continue;
         }
         attempt++;
-        this.countError(error, 'replication_reconnect');
+        this.ops.error(error, 'replication_reconnect');
         this.ops.metrics.reconnects.inc();
         const delayMs = backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs);
         // Queued events of the ended session are read again by the next one.
@@ -310,61 +303,8 @@ export class Relay {
     }
   }
 
-  /** Counts what Kafka acknowledged: per topic, latency from commit, newest commit time. */
-  private countAcked(tokens: EventToken[]): void {
-    const { metrics, state } = this.ops;
-    const now = Date.now();
-    const perTopic = new Map<string, number>();
-    let newest = state.lastEventCommitMs ?? 0;
-    for (const token of tokens) {
-      perTopic.set(token.topic, (perTopic.get(token.topic) ?? 0) + 1);
-      metrics.latency.observe(Math.max(now - token.commitTimeMs, 0) / 1000);
-      if (token.commitTimeMs > newest) newest = token.commitTimeMs;
-    }
-    for (const [topic, count] of perTopic) metrics.eventsPublished.inc({ topic }, count);
-    state.eventsPublished += tokens.length;
-    state.lastEventCommitMs = newest;
-    state.lastAckAt = now;
-  }
-
-  /** An error met (and retried, when `retry` names the kind): metrics and the status page. */
-  private countError(error: RelayError, retry?: string): void {
-    this.ops.metrics.errors.inc({ code: error.code });
-    if (retry !== undefined) this.ops.metrics.retries.inc({ kind: retry });
-    this.ops.state.recordError(error.code, error.message);
-  }
-
   private interrupt(interrupt: Interrupt): void {
     this.interrupts.push(interrupt);
-  }
-
-  private get layout(): OutboxLayout {
-    const c = this.config;
-    return {
-      columns: {
-        id: c.columnId,
-        aggregateType: c.columnAggregateType,
-        aggregateId: c.columnAggregateId,
-        type: c.columnType,
-        payload: c.columnPayload,
-      },
-      timestamp: c.columnTimestamp,
-      headers: c.headerColumns,
-    };
-  }
-
-  private preflightOptions(createSlot: boolean) {
-    return {
-      table: this.config.outboxTable,
-      columns: [
-        ...(Object.values(this.layout.columns) as string[]),
-        ...(this.layout.timestamp === undefined ? [] : [this.layout.timestamp]),
-      ],
-      publicationName: this.config.publicationName,
-      slotName: this.config.slotName,
-      createSlot,
-      tableOptional: this.config.messagePrefix !== undefined,
-    };
   }
 
   private withSql<T>(fn: (sql: Client) => Promise<T>): Promise<T> {
@@ -386,29 +326,30 @@ export class Relay {
     what: string,
     fn: () => Promise<T>,
   ): Promise<T | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const error = isRelayError(err)
-          ? err
-          : new RelayError('PG_UNREACHABLE', describeError(err), { cause: err });
-        if (!error.retriable || Date.now() >= deadline) {
-          this.countError(error);
-          throw error;
-        }
-        this.countError(error, 'startup');
-        const delayMs = Math.min(
-          backoffDelay(attempt, this.config.retryInitialMs, this.config.retryMaxMs),
-          Math.max(deadline - Date.now(), 0),
-        );
-        this.log.warn(
-          { code: error.code, attempt, delayMs },
-          `${what} not ready at start-up: ${error.message}; retrying`,
-        );
-        await sleep(delayMs, this.stopSignal.signal);
-        if (this.stopping) return undefined;
-      }
+    const asRelayError = (err: unknown) =>
+      isRelayError(err)
+        ? err
+        : new RelayError('PG_UNREACHABLE', describeError(err), { cause: err });
+    try {
+      return await retryUntil(fn, {
+        deadline,
+        initialMs: this.config.retryInitialMs,
+        maxMs: this.config.retryMaxMs,
+        signal: this.stopSignal.signal,
+        retriable: (err) => asRelayError(err).retriable,
+        onRetry: (err, attempt, delayMs) => {
+          const error = asRelayError(err);
+          this.ops.error(error, 'startup');
+          this.log.warn(
+            { code: error.code, attempt, delayMs },
+            `${what} not ready at start-up: ${error.message}; retrying`,
+          );
+        },
+      });
+    } catch (err) {
+      const error = asRelayError(err);
+      this.ops.error(error);
+      throw error;
     }
   }
 }

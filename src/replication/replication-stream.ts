@@ -27,8 +27,14 @@ export interface StreamOptions {
   messages?: boolean;
 }
 
-/** The application_name of the relay's replication connections. */
-export const APPLICATION_NAME = 'outbox-relay';
+/**
+ * The application_name of the relay's replication connections: shown in pg_stat_replication and
+ * pg_stat_activity, and how `outbox-relay status` finds the instances of one slot. PostgreSQL
+ * keeps the first 63 bytes.
+ */
+export function applicationName(slot: string): string {
+  return `outbox-relay/${slot}`.slice(0, 63);
+}
 
 /** How long closing waits for the server before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 2_000;
@@ -75,8 +81,7 @@ export class ReplicationStream {
     const config: ClientConfig & { replication: 'database' } = {
       connectionString: options.databaseUrl,
       replication: 'database',
-      // Shown in pg_stat_replication and pg_stat_activity (and by `outbox-relay status`).
-      application_name: APPLICATION_NAME,
+      application_name: applicationName(options.slotName),
     };
     const client = new Client(config);
     client.on('error', (err) => log.debug({ err }, 'replication connection error'));

@@ -27,3 +27,40 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+export interface RetryUntilOptions {
+  /** Give up (rethrow the last error) once this time (ms since the epoch) has passed. */
+  deadline: number;
+  initialMs: number;
+  maxMs: number;
+  /** Aborting stops waiting; the call then resolves with undefined. */
+  signal: AbortSignal;
+  /** Whether a failure may clear by itself; others are rethrown at once. */
+  retriable(err: unknown): boolean;
+  /** Told before each wait. */
+  onRetry(err: unknown, attempt: number, delayMs: number): void;
+}
+
+/**
+ * Calls `fn` until it succeeds, retrying retriable failures with backoff until the deadline, then
+ * rethrows the last failure. Resolves with undefined if `signal` aborts while waiting.
+ */
+export async function retryUntil<T>(
+  fn: () => Promise<T>,
+  options: RetryUntilOptions,
+): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!options.retriable(err) || Date.now() >= options.deadline) throw err;
+      const delayMs = Math.min(
+        backoffDelay(attempt, options.initialMs, options.maxMs),
+        Math.max(options.deadline - Date.now(), 0),
+      );
+      options.onRetry(err, attempt, delayMs);
+      await sleep(delayMs, options.signal);
+      if (options.signal.aborted) return undefined;
+    }
+  }
+}

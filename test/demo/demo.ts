@@ -71,15 +71,21 @@ async function main(): Promise<void> {
         KAFKA_BROKERS: kafka.brokers,
         TOPIC_PARTITIONS: '3',
         LOG_LEVEL: 'info',
+        // Any free port, so the demo never collides with a relay already on 9400.
+        HTTP_PORT: '0',
+        HTTP_HOST: '127.0.0.1',
+        HEARTBEAT_INTERVAL_MS: '1000',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let streaming = false;
+    let httpPort: number | undefined;
     relay.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n').filter((l) => l !== '')) {
         try {
-          const entry = JSON.parse(line) as { level: string; msg: string };
+          const entry = JSON.parse(line) as { level: string; msg: string; port?: number };
           if (entry.msg === 'streaming') streaming = true;
+          if (entry.port !== undefined) httpPort = entry.port;
           say(`  [relay] ${entry.level} ${entry.msg}`);
         } catch {
           say(`  [relay] ${line}`);
@@ -130,6 +136,15 @@ async function main(): Promise<void> {
     say(
       `\nAll ${expected} events arrived; each member's events share one partition, in commit order.`,
     );
+    if (httpPort !== undefined) {
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/`)).json()) as Record<
+        string,
+        unknown
+      >;
+      say(`\nThe relay's status (GET http://127.0.0.1:${httpPort}/, metrics at /metrics):`);
+      for (const key of ['role', 'ready', 'confirmedLsn', 'eventsPublished', 'lagBytes'])
+        say(`  ${key}: ${JSON.stringify(status[key])}`);
+    }
     exitCode = 0;
   } catch (err) {
     say(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -122,6 +122,8 @@ describe('CLI commands against the real services', () => {
         expect(live.code).toBe(0);
         expect(live.stdout).toContain(`slot         ${names.slot}: pgoutput on database`);
         expect(live.stdout).toMatch(/instance {5}pid \d+ from .* \(active: holds the slot\)/);
+        // Only this slot's relay: other tests' relays stream other slots of the same database.
+        expect(live.stdout.match(/^instance /gm)).toHaveLength(1);
         expect(live.stdout).toContain(
           `topic        ${names.topicPrefix}.ticket: 6 partitions, 3 records`,
         );

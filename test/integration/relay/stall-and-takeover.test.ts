@@ -98,6 +98,13 @@ describe('relay: stalls and takeover', () => {
         timeoutMs: 20_000,
         description: 'ready again after the stall',
       });
+      const after = await relay.metrics();
+      // One reconnect for the terminated walsender, at least one for the stall.
+      expect(after.get('outbox_relay_reconnects_total')).toBeGreaterThanOrEqual(2);
+      expect(after.get('outbox_relay_errors_total{code="REPLICATION_STALLED"}')).toBe(1);
+      expect(
+        after.get('outbox_relay_retries_total{kind="replication_reconnect"}'),
+      ).toBeGreaterThanOrEqual(2);
       expect(await relay.stop()).toBe(0);
     } finally {
       await relay.stop();
