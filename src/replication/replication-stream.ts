@@ -194,10 +194,17 @@ function classifyStreamError(err: unknown, slot: string): RelayError {
       { cause: err, context: { slot } },
     );
   }
-  if (/can no longer get changes|has been invalidated|wal_status.*lost/i.test(message)) {
+  const detail = (err as { detail?: unknown } | undefined)?.detail;
+  // PostgreSQL 15: 'cannot read from logical replication slot "x"', detail 'This slot has been
+  // invalidated because it exceeded the maximum reserved size.'; 16+: 'can no longer get changes'.
+  if (
+    /can no longer get changes|cannot read from logical replication slot|has been invalidated/i.test(
+      `${message} ${typeof detail === 'string' ? detail : ''}`,
+    )
+  ) {
     return new RelayError(
       'SLOT_INVALID',
-      `replication slot ${slot} was invalidated by the server (${message}): WAL it needed was removed (max_slot_wal_keep_size) and events after its confirmed position are lost; recreate the slot and recover the missing events from the outbox table`,
+      `replication slot ${slot} was invalidated by the server (${message}${typeof detail === 'string' ? `: ${detail}` : ''}): WAL it needed was removed (max_slot_wal_keep_size) and events after its confirmed position are lost; recreate the slot and recover the missing events from the outbox table`,
       { cause: err, context: { slot } },
     );
   }
