@@ -43,7 +43,7 @@ function pom(): string {
 }
 
 /** Maven's own error lines without its generic advice, or the output's tail when it has none. */
-function mavenErrors(output: string): string {
+export function mavenErrors(output: string): string {
   const boilerplate =
     /^\[ERROR\]\s*(To see the full stack trace|Re-run Maven|For more information|\[Help \d+\]|$)/;
   // eslint-disable-next-line no-control-regex -- strips the colour codes Maven 3.8 prints even in batch mode

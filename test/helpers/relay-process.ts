@@ -1,10 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { reapOnExit } from '../harness/exec';
 import { waitFor } from './wait-for';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+/** The repository root: where package.json is (tests run from test/, the bench from .build/test/). */
+function repositoryRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+const CLI = join(repositoryRoot(), 'dist', 'cli.js');
 
 export interface LogLine {
   level: string;

@@ -1,0 +1,254 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { CompressionTypes, Partitioners, type Message } from 'kafkajs';
+import { findPgBinDir } from '../harness/prerequisites';
+import { kafkaClient } from '../helpers/kafka';
+import { topicRecords } from './workload';
+
+/** Seconds since an arbitrary origin, with sub-millisecond resolution. */
+export const now = (): number => performance.now() / 1000;
+
+/**
+ * The decode ceiling: pg_recvlogical streaming the slot with pgoutput (same publication) to
+ * /dev/null until the WAL position after the workload. Returns seconds.
+ */
+export async function recvlogicalSeconds(
+  pgPort: number,
+  slot: string,
+  publication: string,
+  endLsn: string,
+): Promise<number> {
+  const started = now();
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(
+      join(findPgBinDir(), 'pg_recvlogical'),
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(pgPort),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '--slot',
+        slot,
+        '--start',
+        `--endpos=${endLsn}`,
+        '--no-loop',
+        '-o',
+        'proto_version=1',
+        '-o',
+        `publication_names=${publication}`,
+        '-f',
+        '/dev/null',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000);
+    child.once('error', reject);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      if (c !== 0) reject(new Error(`pg_recvlogical exited ${c}: ${stderr}`));
+      else resolve(c);
+    });
+  });
+  void code;
+  return now() - started;
+}
+
+/** A payload like the workload's (~300 bytes of JSON). */
+export function benchPayload(seq: number): string {
+  return JSON.stringify({ name: `member-${seq}`, pad: 'x'.repeat(232), seq });
+}
+
+/**
+ * The produce ceiling: a bare kafkajs producer with the relay's settings (idempotent, acks=all,
+ * one request in flight, batches of up to `batchEvents` / 900 kB) sending the same records.
+ * Returns seconds.
+ */
+export async function produceSeconds(
+  brokers: string,
+  topic: string,
+  events: number,
+  aggregates: number,
+  batchEvents = 5_000,
+): Promise<number> {
+  const kafka = kafkaClient([brokers]);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const started = now();
+  let batch: Message[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await producer.sendBatch({
+      topicMessages: [{ topic, messages: batch }],
+      acks: -1,
+      compression: CompressionTypes.None,
+    });
+    batch = [];
+    bytes = 0;
+  };
+  for (let i = 0; i < events; i++) {
+    const value = benchPayload(i);
+    batch.push({
+      key: `agg-${i % aggregates}`,
+      value,
+      headers: { id: randomUUID(), type: 'BenchEvent', aggregateType: 'bench' },
+      timestamp: String(Date.now()),
+    });
+    bytes += value.length + 80;
+    if (batch.length >= batchEvents || bytes >= 900_000) await flush();
+  }
+  await flush();
+  const seconds = now() - started;
+  await producer.disconnect();
+  return seconds;
+}
+
+/**
+ * Polls a topic's record count until it reaches `events`: when the first and the last record
+ * were seen. Bounded by `timeoutMs`.
+ */
+export async function watchTopic(
+  brokers: string,
+  topic: string,
+  events: number,
+  timeoutMs: number,
+  alive: () => boolean,
+): Promise<{ first: number; last: number; count: number }> {
+  const deadline = Date.now() + timeoutMs;
+  let first = NaN;
+  let count = 0;
+  while (Date.now() < deadline && alive()) {
+    // A topic just created may not have leaders yet: count it as it was and look again.
+    count = await topicRecords(brokers, topic).catch(() => count);
+    if (count > 0 && Number.isNaN(first)) first = now();
+    if (count >= events) return { first, last: now(), count };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `${topic}: ${count} of ${events} records ${alive() ? `after ${timeoutMs} ms` : 'when the writer exited'}`,
+  );
+}
+
+export interface LatencyResult {
+  rate: number;
+  sent: number;
+  received: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * The `seq` of a benchmark payload: the relay's value is the payload itself; Debezium's JSON
+ * converter writes the jsonb column as a JSON string holding it.
+ */
+export function payloadSeq(value: Buffer | null): number | undefined {
+  if (value === null) return undefined;
+  try {
+    let parsed: unknown = JSON.parse(value.toString('utf8'));
+    if (typeof parsed === 'string') parsed = JSON.parse(parsed);
+    const seq = (parsed as { seq?: unknown } | null)?.seq;
+    return typeof seq === 'number' ? seq : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/**
+ * End-to-end latency at a fixed write rate: single-row transactions from `connections` writers
+ * paced to `rate` events/s for `seconds`; an independent consumer (subscribed before the first
+ * write) notes when each event id arrives. Latency = arrival - the moment COMMIT returned.
+ */
+export async function measureLatency(options: {
+  url: string;
+  table: string;
+  brokers: string;
+  topic: string;
+  rate: number;
+  seconds: number;
+  /** First payload seq: runs on one topic must not overlap. */
+  seqBase: number;
+  connections?: number;
+}): Promise<LatencyResult> {
+  const { rate, seconds } = options;
+  const connections = options.connections ?? 4;
+  const committed = new Map<number, number>();
+  const arrived = new Map<number, number>();
+  const kafka = kafkaClient([options.brokers]);
+  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, maxWaitTimeInMs: 10 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      const seq = payloadSeq(message.value);
+      if (seq !== undefined && seq >= options.seqBase && !arrived.has(seq)) arrived.set(seq, now());
+      return Promise.resolve();
+    },
+  });
+  while (!joined) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500));
+
+  const total = Math.round(rate * seconds);
+  const started = now();
+  const writers = Array.from({ length: connections }, async (_, w) => {
+    const sql = new Client({ connectionString: options.url });
+    await sql.connect();
+    try {
+      for (let n = w; n < total; n += connections) {
+        const i = options.seqBase + n;
+        const due = started + n / rate;
+        const wait = due - now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
+        await sql.query(
+          `insert into ${options.table} (id, aggregatetype, aggregateid, type, payload) values ($1, 'bench', $2, 'BenchEvent', $3)`,
+          [randomUUID(), `agg-${i % 1000}`, benchPayload(i)],
+        );
+        committed.set(i, now());
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+  await Promise.all(writers);
+  const deadline = Date.now() + 30_000;
+  while (arrived.size < committed.size && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  await consumer.disconnect();
+  const latencies = [...committed]
+    .filter(([id]) => arrived.has(id))
+    .map(([id, at]) => (arrived.get(id)! - at) * 1000)
+    .sort((a, b) => a - b);
+  return {
+    rate,
+    sent: committed.size,
+    received: latencies.length,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? NaN,
+  };
+}

@@ -1,0 +1,163 @@
+import type { LatencyResult } from './measure';
+
+export interface ThroughputRow {
+  workload: string;
+  rowsPerTxn: number;
+  events: number;
+  /** events/s */
+  decode: number;
+  produce: number;
+  relay: number;
+  /** events/s from the relay's start of streaming to the slot confirming the last commit */
+  relayConfirmed: number;
+  relayRssBytes: number;
+  debezium?: number;
+  debeziumRssBytes?: number;
+}
+
+export interface LatencyRow extends LatencyResult {
+  system: 'outbox-relay' | 'debezium';
+  rssBytes: number;
+}
+
+export interface BenchResults {
+  date: string;
+  command: string;
+  quick: boolean;
+  machine: { cores: number; memoryGiB: number; node: string };
+  versions: Record<string, string>;
+  throughput: ThroughputRow[];
+  latency: LatencyRow[];
+  bigTransaction: { rows: number; relayRssBytes: number; relaySeconds: number };
+}
+
+const n = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+const pct = (a: number, b: number) =>
+  Number.isFinite(a / b) ? `${Math.round((100 * a) / b)}%` : '-';
+const ratio = (a: number, b: number | undefined) =>
+  b === undefined || !Number.isFinite(a / b) ? '-' : `${(a / b).toFixed(2)}x`;
+const mib = (bytes: number | undefined) =>
+  bytes === undefined || !Number.isFinite(bytes) ? '-' : `${Math.round(bytes / 1024 / 1024)} MiB`;
+const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
+
+/** The results as Markdown tables (printed by the bench and pasted into the README). */
+export function markdown(results: BenchResults): string {
+  const lines = [
+    '| workload | decode ceiling (pg_recvlogical) | produce ceiling (kafkajs) | outbox-relay | relay / decode | relay / produce | Debezium Server | relay / Debezium | relay peak RSS | Debezium peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.throughput.map(
+      (t) =>
+        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
+    ),
+    '',
+    '| write rate | system | p50 | p95 | p99 | max | received | peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.latency.map(
+      (l) =>
+        `| ${n(l.rate)}/s | ${l.system} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.received}/${l.sent} | ${mib(l.rssBytes)} |`,
+    ),
+    '',
+    `One transaction of ${n(results.bigTransaction.rows)} rows: relay peak RSS ${mib(results.bigTransaction.relayRssBytes)}, all confirmed in ${results.bigTransaction.relaySeconds.toFixed(1)} s.`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+}
+
+/** A two-panel SVG chart: throughput against the ceilings, and latency percentiles. */
+export function chart(results: BenchResults): string {
+  const width = 900;
+  const panelHeight = 300;
+  const colours = { decode: '#9e9e9e', produce: '#cfcfcf', relay: '#2e7d32', debezium: '#1565c0' };
+  const out: string[] = [];
+  const text = (x: number, y: number, s: string, extra = '') =>
+    out.push(
+      `<text x="${x}" y="${y}" font-family="sans-serif" font-size="12" ${extra}>${escape(s)}</text>`,
+    );
+  const bars = (
+    top: number,
+    title: string,
+    groups: Array<{ label: string; values: Array<[keyof typeof colours, number | undefined]> }>,
+    unit: string,
+  ) => {
+    text(20, top + 20, title, 'font-weight="bold" font-size="14"');
+    const max = Math.max(1, ...groups.flatMap((g) => g.values.map(([, v]) => v ?? 0)));
+    const plotTop = top + 40;
+    const plotHeight = panelHeight - 90;
+    const groupWidth = (width - 80) / Math.max(groups.length, 1);
+    groups.forEach((g, gi) => {
+      const barWidth = Math.min(40, (groupWidth - 20) / g.values.length);
+      g.values.forEach(([key, value], vi) => {
+        if (value === undefined || !Number.isFinite(value)) return;
+        const h = (value / max) * plotHeight;
+        const x = 60 + gi * groupWidth + vi * barWidth;
+        const y = plotTop + plotHeight - h;
+        out.push(
+          `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${h.toFixed(1)}" fill="${colours[key]}"/>`,
+        );
+        text(x, y - 4, `${Math.round(value).toLocaleString('en-US')}`, 'font-size="9"');
+      });
+      text(60 + gi * groupWidth, plotTop + plotHeight + 16, g.label);
+    });
+    out.push(
+      `<line x1="55" y1="${plotTop + plotHeight}" x2="${width - 20}" y2="${plotTop + plotHeight}" stroke="#333"/>`,
+    );
+    text(width - 160, top + 20, unit, 'fill="#555"');
+  };
+  const debezium = results.throughput.some((t) => t.debezium !== undefined);
+  bars(
+    0,
+    'Catch-up throughput (events/s, higher is better)',
+    results.throughput.map((t) => ({
+      label: t.workload,
+      values: [
+        ['decode', t.decode],
+        ['produce', t.produce],
+        ['relay', t.relay],
+        ['debezium', t.debezium],
+      ],
+    })),
+    'events/s',
+  );
+  bars(
+    panelHeight,
+    'End-to-end latency p50 / p95 / p99 (ms, lower is better)',
+    results.latency.map((l) => ({
+      label: `${l.system} @ ${l.rate}/s`,
+      values: [
+        [l.system === 'debezium' ? 'debezium' : 'relay', l.p50],
+        [l.system === 'debezium' ? 'debezium' : 'relay', l.p95],
+        [l.system === 'debezium' ? 'debezium' : 'relay', l.p99],
+      ],
+    })),
+    'ms',
+  );
+  const legend: Array<[keyof typeof colours, string]> = [
+    ['decode', 'decode ceiling (pg_recvlogical)'],
+    ['produce', 'produce ceiling (kafkajs)'],
+    ['relay', 'outbox-relay'],
+    ...(debezium
+      ? [
+          ['debezium', `Debezium Server ${results.versions.debezium ?? ''}`] as [
+            keyof typeof colours,
+            string,
+          ],
+        ]
+      : []),
+  ];
+  legend.forEach(([key, label], i) => {
+    out.push(
+      `<rect x="${60 + i * 210}" y="${2 * panelHeight + 5}" width="12" height="12" fill="${colours[key]}"/>`,
+    );
+    text(76 + i * 210, 2 * panelHeight + 15, label);
+  });
+  text(
+    60,
+    2 * panelHeight + 40,
+    `${results.date}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.command}`,
+    'fill="#555"',
+  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${2 * panelHeight + 55}" viewBox="0 0 ${width} ${2 * panelHeight + 55}"><rect width="100%" height="100%" fill="white"/>${out.join('')}</svg>\n`;
+}

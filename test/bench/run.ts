@@ -1,0 +1,315 @@
+/**
+ * `npm run bench [-- --quick] [-- --no-debezium]`: outbox-relay against the decode ceiling
+ * (pg_recvlogical), the produce ceiling (a bare kafkajs producer) and Debezium Server, on the
+ * same WAL and the same broker, one after another. Prints a table, writes
+ * test/bench/results/{latest.json,latest.md,chart.svg}. Not part of `npm test`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { KafkaServer } from '../harness/kafka';
+import { KAFKA_VERSION } from '../harness/kafka-jars';
+import { PostgresServer } from '../harness/postgres';
+import { kafkaClient } from '../helpers/kafka';
+import { withSql } from '../helpers/outbox';
+import { RelayProcess } from '../helpers/relay-process';
+import { waitFor } from '../helpers/wait-for';
+import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
+import { measureLatency, now, produceSeconds, recvlogicalSeconds, watchTopic } from './measure';
+import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
+import { confirmedAtLeast, createBenchTable, dropBenchTable, fill } from './workload';
+
+const FULL = {
+  events: 200_000,
+  txnSizes: [1, 10, 100],
+  aggregates: 10_000,
+  rates: [1_000, 5_000],
+  latencySeconds: 30,
+  bigTransactionRows: 1_000_000,
+};
+const QUICK = {
+  events: 20_000,
+  txnSizes: [1, 100],
+  aggregates: 2_000,
+  rates: [1_000],
+  latencySeconds: 8,
+  bigTransactionRows: 100_000,
+};
+const TIMEOUT_MS = 10 * 60_000;
+
+const say = (text: string) => process.stdout.write(`[bench] ${text}\n`);
+
+async function createTopic(brokers: string, topic: string): Promise<void> {
+  const admin = kafkaClient([brokers]).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await admin.disconnect();
+}
+
+function relayEnvFor(pg: PostgresServer, kafka: KafkaServer, table: string, slot: string) {
+  return {
+    DATABASE_URL: pg.url,
+    KAFKA_BROKERS: kafka.brokers,
+    OUTBOX_TABLE: table,
+    SLOT_NAME: slot,
+    PUBLICATION_NAME: `${table}_pub`,
+    TOPIC_TEMPLATE: `${table}.{aggregateType}`,
+    TOPIC_PARTITIONS: '6',
+    LOG_LEVEL: 'info',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+  };
+}
+
+async function waitForSlotActive(url: string, slot: string, alive: () => boolean): Promise<void> {
+  await waitFor(
+    async () => {
+      if (!alive()) throw new Error(`the reader of ${slot} exited`);
+      return withSql(url, async (sql) => {
+        const { rows } = await sql.query<{ active: boolean }>(
+          'select active from pg_replication_slots where slot_name = $1',
+          [slot],
+        );
+        return rows[0]?.active === true;
+      });
+    },
+    { timeoutMs: 120_000, description: `slot ${slot} to be streamed` },
+  );
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const withDebezium = !process.argv.includes('--no-debezium');
+  const plan = quick ? QUICK : FULL;
+  const command = `npm run bench${quick ? ' -- --quick' : ''}`;
+  say(
+    `${quick ? 'quick' : 'full'} run: ${plan.events.toLocaleString('en-US')} events per workload`,
+  );
+  const dbzHome = withDebezium ? await ensureDebezium() : undefined;
+  const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
+  const throughput: ThroughputRow[] = [];
+  const latency: LatencyRow[] = [];
+  let bigTransaction = { rows: plan.bigTransactionRows, relayRssBytes: NaN, relaySeconds: NaN };
+  try {
+    for (const perTxn of plan.txnSizes) {
+      const name = `bench_${perTxn}_${Date.now() % 100_000}`;
+      const readers = ['relay', 'recv', ...(dbzHome === undefined ? [] : ['dbz'])];
+      const bench = await createBenchTable(pg.url, name, readers);
+      const [relaySlot, recvSlot, dbzSlot] = bench.slots as [string, string, string?];
+      say(`${perTxn}-row transactions: writing ${plan.events} events ...`);
+      const endLsn = await fill(pg.url, name, plan.events, perTxn, plan.aggregates);
+
+      const decodeS = await recvlogicalSeconds(pg.port, recvSlot, bench.publication, endLsn);
+      say(`  decode ceiling: ${(plan.events / decodeS).toFixed(0)} events/s`);
+
+      const relay = new RelayProcess(relayEnvFor(pg, kafka, name, relaySlot));
+      await relay.waitUntilStreaming(120_000);
+      const streamingAt = now();
+      const seen = await watchTopic(
+        kafka.brokers,
+        bench.topic,
+        plan.events,
+        TIMEOUT_MS,
+        () => relay.running,
+      );
+      await waitFor(() => withSql(pg.url, (sql) => confirmedAtLeast(sql, relaySlot, endLsn)), {
+        timeoutMs: TIMEOUT_MS,
+        intervalMs: 50,
+        description: 'the relay to confirm the last commit',
+      });
+      const confirmedAt = now();
+      const relayRssBytes = relay.peakRss();
+      await relay.stop();
+      const relayEps = plan.events / (seen.last - seen.first);
+      say(
+        `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
+
+      const produceS = await produceSeconds(
+        kafka.brokers,
+        `${name}_raw`,
+        plan.events,
+        plan.aggregates,
+      );
+      say(`  produce ceiling: ${(plan.events / produceS).toFixed(0)} events/s`);
+
+      const row: ThroughputRow = {
+        workload: `${perTxn}-row txns`,
+        rowsPerTxn: perTxn,
+        events: plan.events,
+        decode: plan.events / decodeS,
+        produce: plan.events / produceS,
+        relay: relayEps,
+        relayConfirmed: plan.events / (confirmedAt - streamingAt),
+        relayRssBytes,
+      };
+      if (dbzHome !== undefined && dbzSlot !== undefined) {
+        const topic = `${name}_dbz.bench`;
+        await createTopic(kafka.brokers, topic);
+        const dbz = await DebeziumServer.start(dbzHome, {
+          pgPort: pg.port,
+          slot: dbzSlot,
+          publication: bench.publication,
+          table: name,
+          topic,
+          brokers: kafka.brokers,
+        });
+        try {
+          const dbzSeen = await watchTopic(
+            kafka.brokers,
+            topic,
+            plan.events,
+            TIMEOUT_MS,
+            () => dbz.running,
+          );
+          row.debezium = plan.events / (dbzSeen.last - dbzSeen.first);
+          row.debeziumRssBytes = dbz.peakRss();
+          say(
+            `  Debezium Server: ${row.debezium.toFixed(0)} events/s, peak RSS ${(row.debeziumRssBytes / 2 ** 20).toFixed(0)} MiB`,
+          );
+        } catch (err) {
+          say(`  Debezium Server failed: ${(err as Error).message}\n${dbz.log.slice(-3000)}`);
+          throw err;
+        } finally {
+          await dbz.stop();
+        }
+      }
+      throughput.push(row);
+      await dropBenchTable(pg.url, bench);
+    }
+
+    const systems: Array<LatencyRow['system']> = ['outbox-relay'];
+    if (dbzHome !== undefined) systems.push('debezium');
+    for (const system of systems) {
+      const name = `bench_lat_${system === 'debezium' ? 'dbz' : 'relay'}_${Date.now() % 100_000}`;
+      const bench = await createBenchTable(pg.url, name, [system === 'debezium' ? 'dbz' : 'relay']);
+      const topic = system === 'debezium' ? `${name}_dbz.bench` : bench.topic;
+      await createTopic(kafka.brokers, topic);
+      const slot = bench.slots[0]!;
+      let rss: () => number;
+      let stop: () => Promise<unknown>;
+      if (system === 'debezium') {
+        const dbz = await DebeziumServer.start(dbzHome!, {
+          pgPort: pg.port,
+          slot,
+          publication: bench.publication,
+          table: name,
+          topic,
+          brokers: kafka.brokers,
+        });
+        rss = () => dbz.peakRss();
+        stop = () => dbz.stop();
+        await waitForSlotActive(pg.url, slot, () => dbz.running);
+      } else {
+        const relay = new RelayProcess(relayEnvFor(pg, kafka, name, slot));
+        rss = () => relay.peakRss();
+        stop = () => relay.stop();
+        await relay.waitUntilStreaming(120_000);
+      }
+      try {
+        let seqBase = 0;
+        for (const rate of plan.rates) {
+          // Warm-up (JIT, connections, metadata) at the same rate; not counted.
+          await measureLatency({
+            url: pg.url,
+            table: name,
+            brokers: kafka.brokers,
+            topic,
+            rate,
+            seconds: 2,
+            seqBase,
+          });
+          seqBase += rate * 2 + 1;
+          const result = await measureLatency({
+            url: pg.url,
+            table: name,
+            brokers: kafka.brokers,
+            topic,
+            rate,
+            seconds: plan.latencySeconds,
+            seqBase,
+          });
+          seqBase += rate * plan.latencySeconds + 1;
+          latency.push({ ...result, system, rssBytes: rss() });
+          say(
+            `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent})`,
+          );
+        }
+      } finally {
+        await stop();
+      }
+      await dropBenchTable(pg.url, bench);
+    }
+
+    {
+      const name = `bench_big_${Date.now() % 100_000}`;
+      const bench = await createBenchTable(pg.url, name, ['relay']);
+      say(`one transaction of ${plan.bigTransactionRows} rows ...`);
+      const endLsn = await fill(
+        pg.url,
+        name,
+        plan.bigTransactionRows,
+        plan.bigTransactionRows,
+        plan.aggregates,
+      );
+      const relay = new RelayProcess(relayEnvFor(pg, kafka, name, bench.slots[0]!));
+      await relay.waitUntilStreaming(120_000);
+      const started = now();
+      await waitFor(
+        () => withSql(pg.url, (sql) => confirmedAtLeast(sql, bench.slots[0]!, endLsn)),
+        {
+          timeoutMs: TIMEOUT_MS,
+          intervalMs: 100,
+          description: 'the relay to confirm the big transaction',
+        },
+      );
+      bigTransaction = {
+        rows: plan.bigTransactionRows,
+        relayRssBytes: relay.peakRss(),
+        relaySeconds: now() - started,
+      };
+      await relay.stop();
+      say(
+        `  relay peak RSS ${(bigTransaction.relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${bigTransaction.relaySeconds.toFixed(1)} s`,
+      );
+      await dropBenchTable(pg.url, bench);
+    }
+  } finally {
+    await Promise.allSettled([pg.destroy(), kafka.destroy()]);
+  }
+
+  const results: BenchResults = {
+    date: new Date().toISOString().slice(0, 10),
+    command,
+    quick,
+    machine: {
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    versions: {
+      kafka: KAFKA_VERSION,
+      postgresql: '15',
+      ...(dbzHome === undefined ? {} : { debezium: DEBEZIUM_VERSION }),
+    },
+    throughput,
+    latency,
+    bigTransaction,
+  };
+  const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const suffix = quick ? '-quick' : '';
+  writeFileSync(join(dir, `latest${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `latest${suffix}.md`), markdown(results));
+  writeFileSync(join(dir, `chart${suffix}.svg`), chart(results));
+  process.stdout.write(
+    `\n${markdown(results)}\nwritten: test/bench/results/latest${suffix}.{json,md}, chart${suffix}.svg\n`,
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exitCode = 1;
+});
