@@ -171,6 +171,75 @@ export function payloadSeq(value: Buffer | null): number | undefined {
   }
 }
 
+/**
+ * An independent kafkajs consumer (fresh group, from the beginning of a fresh topic) noting when
+ * each payload `seq` >= `seqBase` arrives. Resolves once it has joined its group.
+ */
+async function seqConsumer(brokers: string, topic: string, seqBase: number) {
+  const arrived = new Map<number, number>();
+  const consumer = kafkaClient([brokers]).consumer({
+    groupId: `bench-${randomUUID()}`,
+    maxWaitTimeInMs: 10,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      const seq = payloadSeq(message.value);
+      if (seq !== undefined && seq >= seqBase && !arrived.has(seq)) arrived.set(seq, now());
+      return Promise.resolve();
+    },
+  });
+  while (!joined) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500));
+  return { arrived, stop: () => consumer.disconnect() };
+}
+
+/**
+ * The measuring consumer's own share: a bare kafkajs producer sends the same payloads at `rate`
+ * (acks=all, one at a time) and the same kind of consumer notes their arrival; latency = arrival
+ * - acknowledgement. What the relay's figures cannot go below with this consumer.
+ */
+export async function measureConsumerFloor(options: {
+  brokers: string;
+  topic: string;
+  rate: number;
+  seconds: number;
+}): Promise<LatencyResult> {
+  const kafka = kafkaClient([options.brokers]);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic: options.topic, numPartitions: 6 }],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  const consumer = await seqConsumer(options.brokers, options.topic, 0);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const acked = new Map<number, number>();
+  const total = Math.round(options.rate * options.seconds);
+  const started = now();
+  for (let i = 0; i < total; i++) {
+    const wait = started + i / options.rate - now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
+    await producer.send({
+      topic: options.topic,
+      acks: -1,
+      messages: [{ key: `agg-${i % 1000}`, value: benchPayload(i) }],
+    });
+    acked.set(i, now());
+  }
+  await producer.disconnect();
+  const deadline = Date.now() + 30_000;
+  while (consumer.arrived.size < acked.size && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  await consumer.stop();
+  return latencyResult(options.rate, acked, consumer.arrived);
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -195,23 +264,8 @@ export async function measureLatency(options: {
   const { rate, seconds } = options;
   const connections = options.connections ?? 4;
   const committed = new Map<number, number>();
-  const arrived = new Map<number, number>();
-  const kafka = kafkaClient([options.brokers]);
-  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, maxWaitTimeInMs: 10 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-  let joined = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      const seq = payloadSeq(message.value);
-      if (seq !== undefined && seq >= options.seqBase && !arrived.has(seq)) arrived.set(seq, now());
-      return Promise.resolve();
-    },
-  });
-  while (!joined) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 500));
-
+  const consumer = await seqConsumer(options.brokers, options.topic, options.seqBase);
+  const { arrived } = consumer;
   const total = Math.round(rate * seconds);
   const started = now();
   const writers = Array.from({ length: connections }, async (_, w) => {
@@ -237,7 +291,15 @@ export async function measureLatency(options: {
   const deadline = Date.now() + 30_000;
   while (arrived.size < committed.size && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 100));
-  await consumer.disconnect();
+  await consumer.stop();
+  return latencyResult(rate, committed, arrived);
+}
+
+function latencyResult(
+  rate: number,
+  committed: Map<number, number>,
+  arrived: Map<number, number>,
+): LatencyResult {
   const latencies = [...committed]
     .filter(([id]) => arrived.has(id))
     .map(([id, at]) => (arrived.get(id)! - at) * 1000)

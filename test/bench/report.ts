@@ -16,8 +16,11 @@ export interface ThroughputRow {
 }
 
 export interface LatencyRow extends LatencyResult {
-  system: 'outbox-relay' | 'debezium';
+  system: 'outbox-relay' | 'debezium' | 'kafkajs floor';
   rssBytes: number;
+  /** The relay's own commit-to-ack histogram over the same run: bucket bounds (ms). */
+  ackP50Ms?: number;
+  ackP99Ms?: number;
 }
 
 export interface BenchResults {
@@ -50,11 +53,11 @@ export function markdown(results: BenchResults): string {
         `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
     ),
     '',
-    '| write rate | system | p50 | p95 | p99 | max | received | peak RSS |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.latency.map(
       (l) =>
-        `| ${n(l.rate)}/s | ${l.system} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.received}/${l.sent} | ${mib(l.rssBytes)} |`,
+        `| ${n(l.rate)}/s | ${l.system === 'kafkajs floor' ? 'kafkajs produce-to-consume floor' : l.system} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.received}/${l.sent} | ${mib(l.rssBytes)} | ${l.ackP50Ms === undefined ? '-' : `<= ${ms(l.ackP50Ms)} / <= ${ms(l.ackP99Ms ?? NaN)}`} |`,
     ),
     '',
     `One transaction of ${n(results.bigTransaction.rows)} rows: relay peak RSS ${mib(results.bigTransaction.relayRssBytes)}, all confirmed in ${results.bigTransaction.relaySeconds.toFixed(1)} s.`,
@@ -124,14 +127,16 @@ export function chart(results: BenchResults): string {
   bars(
     panelHeight,
     'End-to-end latency p50 / p95 / p99 (ms, lower is better)',
-    results.latency.map((l) => ({
-      label: `${l.system} @ ${l.rate}/s`,
-      values: [
-        [l.system === 'debezium' ? 'debezium' : 'relay', l.p50],
-        [l.system === 'debezium' ? 'debezium' : 'relay', l.p95],
-        [l.system === 'debezium' ? 'debezium' : 'relay', l.p99],
-      ],
-    })),
+    results.latency
+      .filter((l) => l.system !== 'kafkajs floor')
+      .map((l) => ({
+        label: `${l.system} @ ${l.rate}/s`,
+        values: [
+          [l.system === 'debezium' ? 'debezium' : 'relay', l.p50],
+          [l.system === 'debezium' ? 'debezium' : 'relay', l.p95],
+          [l.system === 'debezium' ? 'debezium' : 'relay', l.p99],
+        ],
+      })),
     'ms',
   );
   const legend: Array<[keyof typeof colours, string]> = [

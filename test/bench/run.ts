@@ -15,7 +15,14 @@ import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
-import { measureLatency, now, produceSeconds, recvlogicalSeconds, watchTopic } from './measure';
+import {
+  measureConsumerFloor,
+  measureLatency,
+  now,
+  produceSeconds,
+  recvlogicalSeconds,
+  watchTopic,
+} from './measure';
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
 import { confirmedAtLeast, createBenchTable, dropBenchTable, fill } from './workload';
 
@@ -36,6 +43,31 @@ const QUICK = {
   bigTransactionRows: 100_000,
 };
 const TIMEOUT_MS = 10 * 60_000;
+
+/** Cumulative counts of the relay's commit-to-ack histogram, by bucket bound (seconds). */
+function latencyBuckets(metrics: Map<string, number>): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const [name, value] of metrics) {
+    const match = /^outbox_relay_event_latency_seconds_bucket\{le="([^"]+)"\}$/.exec(name);
+    if (match !== null) buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), value);
+  }
+  return buckets;
+}
+
+/** The bucket bound (ms) under which `p`% of the events between two scrapes fell. */
+function bucketPercentile(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  p: number,
+): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  for (const bound of bounds) {
+    if ((after.get(bound) ?? 0) - (before.get(bound) ?? 0) >= (p / 100) * total)
+      return bound * 1000;
+  }
+  return NaN;
+}
 
 const say = (text: string) => process.stdout.write(`[bench] ${text}\n`);
 
@@ -188,6 +220,7 @@ async function main(): Promise<void> {
       const slot = bench.slots[0]!;
       let rss: () => number;
       let stop: () => Promise<unknown>;
+      let ackHistogram: (() => Promise<Map<number, number>>) | undefined;
       if (system === 'debezium') {
         const dbz = await DebeziumServer.start(dbzHome!, {
           pgPort: pg.port,
@@ -204,6 +237,7 @@ async function main(): Promise<void> {
         const relay = new RelayProcess(relayEnvFor(pg, kafka, name, slot));
         rss = () => relay.peakRss();
         stop = () => relay.stop();
+        ackHistogram = async () => latencyBuckets(await relay.metrics());
         await relay.waitUntilStreaming(120_000);
       }
       try {
@@ -220,6 +254,7 @@ async function main(): Promise<void> {
             seqBase,
           });
           seqBase += rate * 2 + 1;
+          const bucketsBefore = await ackHistogram?.();
           const result = await measureLatency({
             url: pg.url,
             table: name,
@@ -230,7 +265,13 @@ async function main(): Promise<void> {
             seqBase,
           });
           seqBase += rate * plan.latencySeconds + 1;
-          latency.push({ ...result, system, rssBytes: rss() });
+          const bucketsAfter = await ackHistogram?.();
+          const row: LatencyRow = { ...result, system, rssBytes: rss() };
+          if (bucketsBefore !== undefined && bucketsAfter !== undefined) {
+            row.ackP50Ms = bucketPercentile(bucketsBefore, bucketsAfter, 50);
+            row.ackP99Ms = bucketPercentile(bucketsBefore, bucketsAfter, 99);
+          }
+          latency.push(row);
           say(
             `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent})`,
           );
@@ -239,6 +280,19 @@ async function main(): Promise<void> {
         await stop();
       }
       await dropBenchTable(pg.url, bench);
+    }
+
+    for (const rate of plan.rates) {
+      const floor = await measureConsumerFloor({
+        brokers: kafka.brokers,
+        topic: `bench_floor_${rate}_${Date.now() % 100_000}`,
+        rate,
+        seconds: plan.latencySeconds,
+      });
+      latency.push({ ...floor, system: 'kafkajs floor', rssBytes: NaN });
+      say(
+        `  kafkajs produce->consume floor @ ${rate}/s: p50 ${floor.p50.toFixed(1)} ms, p99 ${floor.p99.toFixed(1)} ms`,
+      );
     }
 
     {
