@@ -77,7 +77,7 @@ export function chart(results: BenchResults): string {
   const out: string[] = [];
   const text = (x: number, y: number, s: string, extra = '') =>
     out.push(
-      `<text x="${x}" y="${y}" font-family="sans-serif" font-size="12" ${extra}>${escape(s)}</text>`,
+      `<text x="${x}" y="${y}" font-family="sans-serif"${extra.includes('font-size') ? '' : ' font-size="12"'} ${extra}>${escape(s)}</text>`,
     );
   const bars = (
     top: number,

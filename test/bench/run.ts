@@ -4,7 +4,7 @@
  * same WAL and the same broker, one after another. Prints a table, writes
  * test/bench/results/{latest.json,latest.md,chart.svg}. Not part of `npm test`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
@@ -109,7 +109,28 @@ async function waitForSlotActive(url: string, slot: string, alive: () => boolean
   );
 }
 
+/** Writes the Markdown table, JSON and chart of `results` into test/bench/results/. */
+function writeResults(results: BenchResults): void {
+  const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const suffix = results.quick ? '-quick' : '';
+  writeFileSync(join(dir, `latest${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `latest${suffix}.md`), markdown(results));
+  writeFileSync(join(dir, `chart${suffix}.svg`), chart(results));
+  process.stdout.write(
+    `\n${markdown(results)}\nwritten: test/bench/results/latest${suffix}.{json,md}, chart${suffix}.svg\n`,
+  );
+}
+
 async function main(): Promise<void> {
+  const render = process.argv.indexOf('--render');
+  if (render >= 0) {
+    // Re-renders table and chart from a results file (after changing the report's format).
+    const file = process.argv[render + 1];
+    if (file === undefined) throw new Error('--render needs a results JSON file');
+    writeResults(JSON.parse(readFileSync(file, 'utf8')) as BenchResults);
+    return;
+  }
   const quick = process.argv.includes('--quick');
   const withDebezium = !process.argv.includes('--no-debezium');
   const plan = quick ? QUICK : FULL;
@@ -350,15 +371,7 @@ async function main(): Promise<void> {
     latency,
     bigTransaction,
   };
-  const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const suffix = quick ? '-quick' : '';
-  writeFileSync(join(dir, `latest${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(dir, `latest${suffix}.md`), markdown(results));
-  writeFileSync(join(dir, `chart${suffix}.svg`), chart(results));
-  process.stdout.write(
-    `\n${markdown(results)}\nwritten: test/bench/results/latest${suffix}.{json,md}, chart${suffix}.svg\n`,
-  );
+  writeResults(results);
 }
 
 main().catch((err: unknown) => {
