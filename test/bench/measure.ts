@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { CompressionTypes, Partitioners, type Message } from 'kafkajs';
+import { run } from '../harness/exec';
+import { ensureKafkaToolsJars } from '../harness/kafka-jars';
 import { findPgBinDir } from '../harness/prerequisites';
 import { kafkaClient } from '../helpers/kafka';
 import { topicRecords } from './workload';
@@ -313,4 +315,50 @@ function latencyResult(
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,
   };
+}
+
+/**
+ * For reference: the broker distribution's kafka-producer-perf-test (ProducerPerformance, the
+ * Java client with its defaults: acks=all, idempotent, up to 5 requests in flight, lingering
+ * batches) sending `events` records of 300 random bytes, unkeyed. Returns events/s as it reports.
+ */
+export async function javaProducerEventsPerSecond(
+  brokers: string,
+  topic: string,
+  events: number,
+): Promise<number> {
+  const libs = await ensureKafkaToolsJars();
+  const admin = kafkaClient([brokers]).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await admin.disconnect();
+  const result = await run(
+    'java',
+    [
+      '-Xmx512m',
+      '-cp',
+      join(libs, '*'),
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      topic,
+      '--num-records',
+      String(events),
+      '--record-size',
+      '300',
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${brokers}`,
+      'acks=all',
+    ],
+    { timeoutMs: 10 * 60_000 },
+  );
+  const summaries = [...result.stdout.matchAll(/(\d+) records sent, ([\d.]+) records\/sec/g)];
+  const last = summaries[summaries.length - 1];
+  if (result.code !== 0 || last === undefined) {
+    throw new Error(
+      `kafka-producer-perf-test failed (exit ${result.code}):\n${result.stderr.slice(-2000)}`,
+    );
+  }
+  return Number(last[2]);
 }

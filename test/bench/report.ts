@@ -7,6 +7,8 @@ export interface ThroughputRow {
   /** events/s */
   decode: number;
   produce: number;
+  /** kafka-producer-perf-test (Java client, its defaults), for reference */
+  javaProducer?: number;
   relay: number;
   /** events/s from the relay's start of streaming to the slot confirming the last commit */
   relayConfirmed: number;
@@ -46,11 +48,11 @@ const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
 /** The results as Markdown tables (printed by the bench and pasted into the README). */
 export function markdown(results: BenchResults): string {
   const lines = [
-    '| workload | decode ceiling (pg_recvlogical) | produce ceiling (kafkajs) | outbox-relay | relay / decode | relay / produce | Debezium Server | relay / Debezium | relay peak RSS | Debezium peak RSS |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | decode ceiling (pg_recvlogical) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | Debezium Server | relay / Debezium | relay peak RSS | Debezium peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.throughput.map(
       (t) =>
-        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
+        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
     ),
     '',
     '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) |',

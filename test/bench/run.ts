@@ -16,6 +16,7 @@ import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
 import {
+  javaProducerEventsPerSecond,
   measureConsumerFloor,
   measureLatency,
   now,
@@ -186,7 +187,11 @@ async function main(): Promise<void> {
       );
       say(`  produce ceiling: ${(plan.events / produceS).toFixed(0)} events/s`);
 
+      const javaEps = await javaProducerEventsPerSecond(kafka.brokers, `${name}_java`, plan.events);
+      say(`  kafka-producer-perf-test (reference): ${javaEps.toFixed(0)} events/s`);
+
       const row: ThroughputRow = {
+        javaProducer: javaEps,
         workload: `${perTxn}-row txns`,
         rowsPerTxn: perTxn,
         events: plan.events,

@@ -25,8 +25,8 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'outbox-relay');
 }
 
-function pom(): string {
-  const deps = ARTIFACTS.map((coords) => {
+function pom(artifacts: readonly string[]): string {
+  const deps = artifacts.map((coords) => {
     const [groupId, artifactId, version] = coords.split(':');
     return `    <dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></dependency>`;
   });
@@ -56,16 +56,39 @@ export function mavenErrors(output: string): string {
  * Directory holding the Kafka broker's runtime jars. Resolved once with Maven into the cache (keyed
  * by the artefact list, so a version bump gets a fresh directory); later runs use it offline.
  */
-export async function ensureKafkaJars(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const key = createHash('sha256').update(ARTIFACTS.join('\n')).digest('hex').slice(0, 10);
-  const home = join(cacheDir(env), `kafka-${KAFKA_VERSION}-${key}`);
+export function ensureKafkaJars(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return resolveJars(`kafka-${KAFKA_VERSION}`, ARTIFACTS, `kafka_2.13-${KAFKA_VERSION}`, env);
+}
+
+/**
+ * The Kafka tools (kafka-producer-perf-test's ProducerPerformance and friends), for the
+ * benchmark's reference figure. Resolved like the broker jars, into their own directory.
+ */
+export function ensureKafkaToolsJars(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return resolveJars(
+    `kafka-tools-${KAFKA_VERSION}`,
+    [`org.apache.kafka:kafka-tools:${KAFKA_VERSION}`, ...ARTIFACTS.slice(1)],
+    `kafka-tools-${KAFKA_VERSION}`,
+    env,
+  );
+}
+
+/** Resolves `artifacts` with their runtime dependencies into `<cache>/<name>-<hash>/libs`, once. */
+async function resolveJars(
+  name: string,
+  artifacts: readonly string[],
+  mustHave: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  const key = createHash('sha256').update(artifacts.join('\n')).digest('hex').slice(0, 10);
+  const home = join(cacheDir(env), `${name}-${key}`);
   const libs = join(home, 'libs');
   const marker = join(home, 'complete');
   if (existsSync(marker)) return libs;
 
   requireMaven();
   mkdirSync(home, { recursive: true });
-  writeFileSync(join(home, 'pom.xml'), pom());
+  writeFileSync(join(home, 'pom.xml'), pom(artifacts));
   const staging = join(home, `libs.${process.pid}.tmp`);
   rmSync(staging, { recursive: true, force: true });
   const result = await run(
@@ -84,14 +107,14 @@ export async function ensureKafkaJars(env: NodeJS.ProcessEnv = process.env): Pro
   if (result.code !== 0) {
     rmSync(staging, { recursive: true, force: true });
     throw new HarnessError(
-      `Maven could not resolve the Kafka ${KAFKA_VERSION} broker jars (mvn exit ${result.code}):\n` +
+      `Maven could not resolve the ${name} jars (mvn exit ${result.code}):\n` +
         mavenErrors(`${result.stdout}\n${result.stderr}`),
       'check that Maven Central (or the mirror in ~/.m2/settings.xml) is reachable, then run again',
     );
   }
   const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
-  if (!jars.some((f) => f.startsWith(`kafka_2.13-${KAFKA_VERSION}`))) {
-    throw new HarnessError(`Maven finished but ${staging} has no kafka_2.13 jar`);
+  if (!jars.some((f) => f.startsWith(mustHave))) {
+    throw new HarnessError(`Maven finished but ${staging} has no ${mustHave} jar`);
   }
   rmSync(libs, { recursive: true, force: true });
   renameSync(staging, libs);
