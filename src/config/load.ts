@@ -38,14 +38,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     problems.push('AVRO_SCHEMA_DIR is required with VALUE_FORMAT=avro');
   }
   problems.push(...crossProblems(values));
-  if (problems.length > 0) {
-    throw new RelayError(
-      'CONFIG_INVALID',
-      `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n` +
-        problems.map((p) => `  - ${p}`).join('\n'),
-    );
-  }
+  if (problems.length > 0) throw configInvalid(problems);
   return Object.freeze(values) as Config;
+}
+
+/** The one CONFIG_INVALID error that lists every problem, so a user fixes them in one go. */
+export function configInvalid(problems: readonly string[]): RelayError {
+  return new RelayError(
+    'CONFIG_INVALID',
+    `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n` +
+      problems.map((p) => `  - ${p}`).join('\n'),
+  );
 }
 
 /** Rules that involve more than one option. */

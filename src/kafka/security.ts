@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
-import type { Config } from '../config/load';
-import { RelayError } from '../errors';
+import { configInvalid, type Config } from '../config/load';
 
 export interface KafkaSecurity {
   ssl?: ConnectionOptions | boolean;
@@ -27,13 +26,7 @@ export function kafkaSecurity(config: Config): KafkaSecurity {
   const ca = read('KAFKA_TLS_CA_FILE', config.kafkaTlsCaFile);
   const cert = read('KAFKA_TLS_CERT_FILE', config.kafkaTlsCertFile);
   const key = read('KAFKA_TLS_KEY_FILE', config.kafkaTlsKeyFile);
-  if (problems.length > 0) {
-    throw new RelayError(
-      'CONFIG_INVALID',
-      `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n` +
-        problems.map((p) => `  - ${p}`).join('\n'),
-    );
-  }
+  if (problems.length > 0) throw configInvalid(problems);
   const security: KafkaSecurity = {};
   if (tlsEnabled(config)) {
     const options: ConnectionOptions = {

@@ -18,6 +18,7 @@ import { reapOnExit, run, tail } from '../harness/exec';
 import { cacheDir, mavenErrors } from '../harness/kafka-jars';
 import { freePort } from '../harness/ports';
 import { requireJava, requireMaven } from '../harness/prerequisites';
+import { peakRss } from '../helpers/relay-process';
 
 /** The newest Debezium Server 3.x distribution Maven Central served here (3.1+ were refused). */
 export const DEBEZIUM_VERSION = '3.0.8.Final';
@@ -197,8 +198,7 @@ export class DebeziumServer {
 
   /** Peak resident set size (VmHWM) of the JVM, in bytes. */
   peakRss(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+    return peakRss(this.pid);
   }
 
   get running(): boolean {

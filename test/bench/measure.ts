@@ -7,7 +7,7 @@ import { run } from '../harness/exec';
 import { ensureKafkaToolsJars } from '../harness/kafka-jars';
 import { findPgBinDir } from '../harness/prerequisites';
 import { kafkaClient } from '../helpers/kafka';
-import { topicRecords } from './workload';
+import { createTopic, topicRecords } from './workload';
 
 /** Seconds since an arbitrary origin, with sub-millisecond resolution. */
 export const now = (): number => performance.now() / 1000;
@@ -81,10 +81,7 @@ export async function produceSeconds(
   batchEvents = 5_000,
 ): Promise<number> {
   const kafka = kafkaClient([brokers]);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
-  await admin.disconnect();
+  await createTopic(brokers, topic);
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
@@ -211,13 +208,7 @@ export async function measureConsumerFloor(options: {
   seconds: number;
 }): Promise<LatencyResult> {
   const kafka = kafkaClient([options.brokers]);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: options.topic, numPartitions: 6 }],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
+  await createTopic(options.brokers, options.topic);
   const consumer = await seqConsumer(options.brokers, options.topic, 0);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -328,10 +319,7 @@ export async function javaProducerEventsPerSecond(
   events: number,
 ): Promise<number> {
   const libs = await ensureKafkaToolsJars();
-  const admin = kafkaClient([brokers]).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
-  await admin.disconnect();
+  await createTopic(brokers, topic);
   const result = await run(
     'java',
     [

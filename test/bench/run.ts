@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { KAFKA_VERSION } from '../harness/kafka-jars';
 import { PostgresServer } from '../harness/postgres';
-import { kafkaClient } from '../helpers/kafka';
 import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
@@ -25,7 +24,7 @@ import {
   watchTopic,
 } from './measure';
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
-import { confirmedAtLeast, createBenchTable, dropBenchTable, fill } from './workload';
+import { confirmedAtLeast, createBenchTable, createTopic, dropBenchTable, fill } from './workload';
 
 const FULL = {
   events: 200_000,
@@ -71,13 +70,6 @@ function bucketPercentile(
 }
 
 const say = (text: string) => process.stdout.write(`[bench] ${text}\n`);
-
-async function createTopic(brokers: string, topic: string): Promise<void> {
-  const admin = kafkaClient([brokers]).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
-  await admin.disconnect();
-}
 
 function relayEnvFor(pg: PostgresServer, kafka: KafkaServer, table: string, slot: string) {
   return {

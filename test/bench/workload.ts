@@ -110,6 +110,17 @@ export async function confirmedAtLeast(sql: Client, slot: string, lsn: string): 
   return rows[0]?.done === true;
 }
 
+/** Creates a topic with the relay's default 6 partitions and waits for its leaders. */
+export async function createTopic(brokers: string, topic: string): Promise<void> {
+  const admin = kafkaClient([brokers]).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Records on a topic so far (sum of its partitions' end offsets; 0 before it exists). */
 export async function topicRecords(brokers: string, topic: string): Promise<number> {
   const admin = kafkaClient([brokers]).admin();

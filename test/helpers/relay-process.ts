@@ -4,6 +4,12 @@ import { dirname, join } from 'node:path';
 import { reapOnExit } from '../harness/exec';
 import { waitFor } from './wait-for';
 
+/** Peak resident set size (VmHWM) of a running process, in bytes. */
+export function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+}
+
 /** The repository root: where package.json is (tests run from test/, the bench from .build/test/). */
 function repositoryRoot(): string {
   let dir = __dirname;
@@ -78,9 +84,7 @@ export class RelayProcess {
 
   /** Peak resident set size so far (VmHWM), in bytes. */
   peakRss(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-    return kb * 1024;
+    return peakRss(this.pid);
   }
 
   async waitForLog(

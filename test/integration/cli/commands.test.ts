@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { run } from '../../harness/exec';
 import { join } from 'node:path';
 import {
   dropOutbox,
@@ -17,19 +17,9 @@ const CLI = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
 
 /** Runs `outbox-relay <args>` to completion with only `env`; bounded. */
 function cli(args: string[], env: Record<string, string>, timeoutMs = 60_000) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return run(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    timeoutMs,
   });
 }
 
