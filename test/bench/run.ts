@@ -13,6 +13,7 @@ import { PostgresServer } from '../harness/postgres';
 import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
+import { relayEnvFor } from './relay-env';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
 import {
   javaProducerEventsPerSecond,
@@ -70,21 +71,6 @@ function bucketPercentile(
 }
 
 const say = (text: string) => process.stdout.write(`[bench] ${text}\n`);
-
-function relayEnvFor(pg: PostgresServer, kafka: KafkaServer, table: string, slot: string) {
-  return {
-    DATABASE_URL: pg.url,
-    KAFKA_BROKERS: kafka.brokers,
-    OUTBOX_TABLE: table,
-    SLOT_NAME: slot,
-    PUBLICATION_NAME: `${table}_pub`,
-    TOPIC_TEMPLATE: `${table}.{aggregateType}`,
-    TOPIC_PARTITIONS: '6',
-    LOG_LEVEL: 'info',
-    HTTP_PORT: '0',
-    HTTP_HOST: '127.0.0.1',
-  };
-}
 
 async function waitForSlotActive(url: string, slot: string, alive: () => boolean): Promise<void> {
   await waitFor(

@@ -48,8 +48,9 @@ export class RelayProcess {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [CLI, 'start'], {
+  /** `nodeArgs` go to node before the script (the profiler uses `--cpu-prof`). */
+  constructor(env: Record<string, string>, nodeArgs: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'start'], {
       env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -113,6 +113,14 @@ describe('docker/Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
   });
 
+  it("applies the kafkajs patch wherever it installs dependencies (npm ci's scripts are off)", () => {
+    for (const stage of stages) {
+      if (!/npm ci/.test(stage)) continue;
+      expect(stage).toMatch(/COPY patches \.\/patches/);
+      expect(stage).toMatch(/npm ci[^\n]*&& npx --no-install patch-package/);
+    }
+  });
+
   it('checks health on /healthz of the configured HTTP port', () => {
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
     expect(dockerfile).toMatch(/HTTP_PORT=9400/);

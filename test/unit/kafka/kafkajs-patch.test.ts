@@ -1,0 +1,175 @@
+/**
+ * patches/kafkajs+2.2.4.patch (applied by `npm ci`'s postinstall) makes kafkajs' produce path
+ * cheaper: pooled encoder buffers, varints written in place, linear grouping by partition and a
+ * 32-bit murmur2. These tests hold it to what consumers and other clients observe: the same
+ * partition per key as the Java client, records that decode to what was sent, and per-partition
+ * order kept.
+ */
+import { randomBytes } from 'node:crypto';
+import { Partitioners, type PartitionerArgs } from 'kafkajs';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs' internal modules, untyped */
+const Encoder = require('kafkajs/src/protocol/encoder') as new () => {
+  writeVarInt(v: number): unknown;
+  writeUVarInt(v: number): unknown;
+  writeVarLong(v: number): unknown;
+  buffer: Buffer;
+};
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => {
+  readVarInt(): number;
+  readVarLong(): { toString(): string };
+};
+const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
+  RecordBatch: (args: object) => Promise<{ buffer: Buffer }>;
+};
+const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+  decoder: unknown,
+) => Promise<{
+  records: Array<{
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, Buffer>;
+    timestamp: string;
+    offset: string;
+  }>;
+}>;
+const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (
+  args: object,
+) => Record<string, Array<{ key: string; value: string }>>;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** org.apache.kafka.common.utils.UtilsTest#testMurmur2: key -> murmur2 as the Java client computes it. */
+const JAVA_MURMUR2: Array<[string, number]> = [
+  ['21', -973932308],
+  ['foobar', -790332482],
+  ['a-little-bit-long-string', -985981536],
+  ['a-little-bit-longer-string', -1486304829],
+  ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+  ['abc', 479470107],
+];
+
+const metadata = (partitions: number): PartitionerArgs['partitionMetadata'] =>
+  Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 1,
+    partitionErrorCode: 0,
+    replicas: [1],
+    isr: [1],
+  }));
+
+describe('patched kafkajs', () => {
+  it('partitions keyed records exactly as the Java client does', () => {
+    const partitioner = Partitioners.DefaultPartitioner();
+    for (const partitions of [1, 3, 6, 7, 12, 100]) {
+      for (const [key, hash] of JAVA_MURMUR2) {
+        const partition = partitioner({
+          topic: 't',
+          partitionMetadata: metadata(partitions),
+          message: { key, value: null },
+        });
+        expect(partition).toBe((hash & 0x7fffffff) % partitions);
+      }
+    }
+  });
+
+  it('gives a Buffer key and its string the same partition', () => {
+    const partitioner = Partitioners.DefaultPartitioner();
+    for (let i = 0; i < 2000; i++) {
+      const key = `order-${i}-${randomBytes(i % 13).toString('hex')}-ü`;
+      const args = (k: string | Buffer) => ({
+        topic: 't',
+        partitionMetadata: metadata(6),
+        message: { key: k, value: null },
+      });
+      expect(partitioner(args(Buffer.from(key)))).toBe(partitioner(args(key)));
+    }
+  });
+
+  it('writes varints that its decoder reads back, at every length boundary', () => {
+    const values = [
+      0,
+      1,
+      -1,
+      63,
+      64,
+      -64,
+      -65,
+      8191,
+      8192,
+      -8193,
+      2 ** 20,
+      2 ** 31 - 1,
+      -(2 ** 31),
+    ];
+    const encoder = new Encoder();
+    for (const v of values) encoder.writeVarInt(v);
+    for (const v of values) encoder.writeVarLong(v);
+    const decoder = new Decoder(encoder.buffer);
+    expect(values.map(() => decoder.readVarInt())).toEqual(values);
+    expect(values.map(() => decoder.readVarLong().toString())).toEqual(values.map(String));
+    // Unsigned: 7 bits per byte, high bit = more.
+    const unsigned = new Encoder();
+    unsigned.writeUVarInt(300);
+    expect([...unsigned.buffer]).toEqual([0xac, 0x02]);
+  });
+
+  it('encodes record batches that decode to the records sent (keys, values, headers, timestamps)', async () => {
+    const first = 1_760_000_000_000;
+    const records = Array.from({ length: 500 }, (_, i) => ({
+      key: i % 7 === 0 ? null : `aggregate-${i}`,
+      value: i % 11 === 0 ? null : randomBytes(i % 2000),
+      headers: { id: `id-${i}`, type: 'OrderPlaced', aggregateType: 'order', empty: '' },
+      timestamp: String(first + i * 3),
+    }));
+    // The way kafkajs' produce request builds each partition's batch.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: object) => unknown;
+    const batch = await RecordBatch({
+      records: records.map((r, i) =>
+        Record({ ...r, offsetDelta: i, timestampDelta: Number(r.timestamp) - first }),
+      ),
+      firstTimestamp: first,
+      maxTimestamp: first + 499 * 3,
+      lastOffsetDelta: records.length - 1,
+    });
+    const decoded = await decodeRecordBatch(new Decoder(batch.buffer));
+    expect(decoded.records).toHaveLength(records.length);
+    decoded.records.forEach((got, i) => {
+      const sent = records[i]!;
+      expect(got.offset).toBe(String(i));
+      expect(got.timestamp).toBe(sent.timestamp);
+      expect(got.key === null ? null : got.key.toString()).toBe(sent.key);
+      expect(got.value === null ? null : Buffer.compare(got.value, sent.value!)).toBe(
+        sent.value === null ? null : 0,
+      );
+      expect(
+        Object.fromEntries(Object.entries(got.headers).map(([k, v]) => [k, String(v)])),
+      ).toEqual(sent.headers);
+    });
+  });
+
+  it('groups a batch by partition keeping each partition in send order', () => {
+    const messages = Array.from({ length: 5000 }, (_, i) => ({
+      key: `agg-${i % 97}`,
+      value: String(i),
+    }));
+    const partitioner = Partitioners.DefaultPartitioner();
+    const grouped = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata: metadata(6),
+      messages,
+      partitioner,
+    });
+    const flat = Object.values(grouped).flat();
+    expect(flat).toHaveLength(messages.length);
+    for (const [partition, list] of Object.entries(grouped)) {
+      const order = list.map((m) => Number(m.value));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      for (const m of list) {
+        expect(
+          String(partitioner({ topic: 't', partitionMetadata: metadata(6), message: m })),
+        ).toBe(partition);
+      }
+    }
+  });
+});
