@@ -92,7 +92,9 @@ export async function tailTopic(
     await consumer.connect();
     try {
       await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
+      // A throw-away group: committing its offsets would only delay the next fetch.
       await consumer.run({
+        autoCommit: false,
         eachMessage: async ({ partition, message }) => {
           if (options.max !== undefined && printed >= options.max) return;
           const record = tailedRecord(partition, message);

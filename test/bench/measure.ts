@@ -172,7 +172,9 @@ export function payloadSeq(value: Buffer | null): number | undefined {
 
 /**
  * An independent kafkajs consumer (fresh group, from the beginning of a fresh topic) noting when
- * each payload `seq` >= `seqBase` arrives. Resolves once it has joined its group.
+ * each payload `seq` >= `seqBase` arrives. Resolves once it has joined its group. It commits no
+ * offsets: kafkajs commits synchronously between fetches, and on this broker each commit held the
+ * next fetch back by ~40 ms (p50 ack-to-arrival 40-48 ms with commits, 0.5 ms without, 1k/s).
  */
 async function seqConsumer(brokers: string, topic: string, seqBase: number) {
   const arrived = new Map<number, number>();
@@ -185,6 +187,7 @@ async function seqConsumer(brokers: string, topic: string, seqBase: number) {
   let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   await consumer.run({
+    autoCommit: false,
     eachMessage: ({ message }) => {
       const seq = payloadSeq(message.value);
       if (seq !== undefined && seq >= seqBase && !arrived.has(seq)) arrived.set(seq, now());

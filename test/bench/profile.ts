@@ -120,12 +120,13 @@ async function main(): Promise<void> {
         },
       );
       const caughtUpAt = now();
+      const rss = relay.peakRss();
       await relay.stop();
       const file = readdirSync(dir).find((f) => !before.has(f) && f.startsWith(name));
       if (file === undefined) throw new Error(`the relay wrote no profile into ${dir}`);
       const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
       say(
-        `  ${(events / (seen.last - seen.first)).toFixed(0)} events/s on the topic; profile ${summary.totalMs.toFixed(0)} ms (caught up ${(caughtUpAt - seen.first).toFixed(1)} s after the first record): ${file}`,
+        `  ${(events / (seen.last - seen.first)).toFixed(0)} events/s on the topic, peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB (profiling included); profile ${summary.totalMs.toFixed(0)} ms (caught up ${(caughtUpAt - seen.first).toFixed(1)} s after the first record): ${file}`,
       );
       for (const { owner: who, share } of summary.byOwner.slice(0, 10))
         say(`    ${(share * 100).toFixed(1).padStart(5)}%  ${who}`);
