@@ -13,6 +13,7 @@ import { Client } from 'pg';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
 import { kafkaClient } from '../helpers/kafka';
+import { startNodeFlags } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -63,8 +64,8 @@ async function main(): Promise<void> {
     await sql.connect();
     await sql.query(readFileSync(join(ROOT, 'schemas', 'outbox.sql'), 'utf8'));
 
-    say('\nStarting outbox-relay (node dist/cli.js start) ...');
-    relay = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'start'], {
+    say('\nStarting outbox-relay (npm start) ...');
+    relay = spawn(process.execPath, [...startNodeFlags(), join(ROOT, 'dist', 'cli.js'), 'start'], {
       env: {
         ...process.env,
         DATABASE_URL: pg.url,

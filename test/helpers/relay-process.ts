@@ -19,6 +19,18 @@ function repositoryRoot(): string {
 
 const CLI = join(repositoryRoot(), 'dist', 'cli.js');
 
+/**
+ * The node flags `npm start` runs the relay with (package.json), so tests, the bench and the demo
+ * run it exactly as users do.
+ */
+export function startNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(repositoryRoot(), 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const words = pkg.scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf('dist/cli.js'));
+}
+
 export interface LogLine {
   level: string;
   msg: string;
@@ -27,7 +39,7 @@ export interface LogLine {
 }
 
 /**
- * The relay as users run it: `node dist/cli.js start` in its own process, configured only by
+ * The relay as users run it: `npm start`'s command line in its own process, configured only by
  * environment variables. Its JSON log lines are collected for assertions.
  */
 export class RelayProcess {
@@ -50,7 +62,7 @@ export class RelayProcess {
 
   /** `nodeArgs` go to node before the script (the profiler uses `--cpu-prof`). */
   constructor(env: Record<string, string>, nodeArgs: string[] = []) {
-    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'start'], {
+    this.child = spawn(process.execPath, [...startNodeFlags(), ...nodeArgs, CLI, 'start'], {
       env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

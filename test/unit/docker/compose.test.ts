@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { loadConfig } from '../../../src/config/load';
 import { OPTIONS } from '../../../src/config/options';
+import { startNodeFlags } from '../../helpers/relay-process';
 
 const COMPOSE = 'docker/compose.yml';
 
@@ -121,9 +122,17 @@ describe('docker/Dockerfile', () => {
     }
   });
 
+  it('runs the relay with the V8 flags of npm start, as the bin script does', () => {
+    const flags = startNodeFlags();
+    expect(flags).toContain('--max-semi-space-size=4');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(entrypoint).toEqual(['node', ...flags, 'dist/cli.js']);
+    const shebang = readFileSync('src/cli.ts', 'utf8').split('\n')[0];
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${flags.join(' ')}`);
+  });
+
   it('checks health on /healthz of the configured HTTP port', () => {
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
     expect(dockerfile).toMatch(/HTTP_PORT=9400/);
-    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "dist\/cli.js"\]/);
   });
 });

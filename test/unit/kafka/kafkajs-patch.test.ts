@@ -34,6 +34,21 @@ const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder')
     offset: string;
   }>;
 }>;
+type PartitionArgs = {
+  partition: number;
+  messages: Array<Record<string, unknown>>;
+  transactionalId: string | null;
+  firstSequence: number;
+  producerId: unknown;
+  producerEpoch: number;
+};
+const { partitionsEncoder } = require('kafkajs/src/protocol/requests/produce/v3/request') as {
+  partitionsEncoder: (
+    compression: number,
+    options?: { fastPath: boolean },
+  ) => (args: PartitionArgs) => Promise<{ buffer: Buffer }>;
+};
+const Long = require('kafkajs/src/utils/long') as { fromValue(v: number): unknown };
 const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (
   args: object,
 ) => Record<string, Array<{ key: string; value: string }>>;
@@ -126,6 +141,81 @@ describe('patched kafkajs', () => {
       expect(
         Object.fromEntries(Object.entries(got.headers).map(([k, v]) => [k, String(v)])),
       ).toEqual(sent.headers);
+    });
+  });
+
+  describe('single-pass encoding of uncompressed partitions', () => {
+    const text = (n: number) => 'ab\u00fc\u20ac\u{1f600}'.repeat(n).slice(0, n);
+    const randomMessage = (i: number): Record<string, unknown> => {
+      const headers: Record<string, unknown> = {};
+      for (let h = 0; h < i % 5; h++) headers[`h${h}-${text(h)}`] = text(i % 40);
+      if (i % 9 === 0) headers.multi = ['one', Buffer.from('two'), ''];
+      if (i % 4 === 0) headers.bin = randomBytes(i % 50);
+      return {
+        key: [null, `agg-${i}`, Buffer.from(`k${i}`), text(i % 300)][i % 4],
+        value: [null, randomBytes(i % 3000), text(i % 700), ''][i % 4],
+        headers: i % 13 === 0 ? undefined : headers,
+        // Out of order and sometimes absent: kafkajs sorts them and uses "now" for missing ones.
+        timestamp: i % 17 === 0 ? undefined : String(1_760_000_000_000 + ((i * 7919) % 100_000)),
+      };
+    };
+
+    async function bothWays(args: PartitionArgs): Promise<[Buffer, Buffer]> {
+      const fast = await partitionsEncoder(0)(args);
+      const general = await partitionsEncoder(0, { fastPath: false })(args);
+      return [fast.buffer, general.buffer];
+    }
+
+    it("writes the same bytes as kafkajs' general record batch encoder", async () => {
+      jest.spyOn(Date, 'now').mockReturnValue(1_760_000_050_000);
+      try {
+        for (const size of [1, 2, 17, 128, 1000]) {
+          for (const transactionalId of [null, 'tx']) {
+            const messages = Array.from({ length: size }, (_, i) => randomMessage(i + size));
+            const [fast, general] = await bothWays({
+              partition: size % 7,
+              messages,
+              transactionalId,
+              firstSequence: size * 3,
+              producerId: Long.fromValue(987_654_321_012),
+              producerEpoch: 5,
+            });
+            expect(fast.length).toBe(general.length);
+            expect(fast.equals(general)).toBe(true);
+          }
+        }
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
+    it('leaves what it does not handle to the general encoder, with the same outcome', async () => {
+      const args = (message: Record<string, unknown>): PartitionArgs => ({
+        partition: 0,
+        messages: [{ key: 'k', value: 'v', timestamp: '1760000000000' }, message],
+        transactionalId: null,
+        firstSequence: 0,
+        producerId: Long.fromValue(-1),
+        producerEpoch: 0,
+      });
+      // A timestamp delta beyond 2^51 is written by the general encoder, as before.
+      const [fast, general] = await bothWays(
+        args({ key: 'k', value: 'v', timestamp: '9999999999999999' }),
+      );
+      expect(fast.equals(general)).toBe(true);
+      // Input kafkajs rejects (a timestamp that is no number, a null header value) is still
+      // rejected, with kafkajs' own error.
+      for (const junk of [
+        { key: 'k', value: 'v', timestamp: 'soon' },
+        { key: 'k', value: 'v', headers: { h: null } },
+      ]) {
+        const error = await partitionsEncoder(0, { fastPath: false })(args(junk)).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        expect(error).toBeDefined();
+        await expect(partitionsEncoder(0)(args(junk))).rejects.toThrow(error!.message);
+      }
     });
   });
 
