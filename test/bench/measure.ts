@@ -1,16 +1,18 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Client } from 'pg';
 import { CompressionTypes, Partitioners, type Message } from 'kafkajs';
 import { run } from '../harness/exec';
 import { ensureKafkaToolsJars } from '../harness/kafka-jars';
 import { findPgBinDir } from '../harness/prerequisites';
 import { kafkaClient } from '../helpers/kafka';
+import type { ConsumerWorkerData, ConsumerWorkerMessage } from './consumer-worker';
 import { createTopic, topicRecords } from './workload';
 
-/** Seconds since an arbitrary origin, with sub-millisecond resolution. */
-export const now = (): number => performance.now() / 1000;
+/** Seconds since the epoch, with sub-millisecond resolution, on a clock worker threads share. */
+export const now = (): number => (performance.timeOrigin + performance.now()) / 1000;
 
 /**
  * The decode ceiling: pg_recvlogical streaming the slot with pgoutput (same publication) to
@@ -146,6 +148,8 @@ export async function watchTopic(
 
 export interface LatencyResult {
   rate: number;
+  /** The rate the writers achieved (below `rate` when the machine could not keep up). */
+  achievedRate?: number;
   sent: number;
   received: number;
   p50: number;
@@ -171,32 +175,41 @@ export function payloadSeq(value: Buffer | null): number | undefined {
 }
 
 /**
- * An independent kafkajs consumer (fresh group, from the beginning of a fresh topic) noting when
- * each payload `seq` >= `seqBase` arrives. Resolves once it has joined its group. It commits no
- * offsets: kafkajs commits synchronously between fetches, and on this broker each commit held the
- * next fetch back by ~40 ms (p50 ack-to-arrival 40-48 ms with commits, 0.5 ms without, 1k/s).
+ * An independent kafkajs consumer (fresh group, from the beginning of a fresh topic, in a worker
+ * thread: consumer-worker.ts) noting when each payload `seq` >= `seqBase` arrives. Resolves once
+ * it has joined its group.
  */
 async function seqConsumer(brokers: string, topic: string, seqBase: number) {
   const arrived = new Map<number, number>();
-  const consumer = kafkaClient([brokers]).consumer({
-    groupId: `bench-${randomUUID()}`,
-    maxWaitTimeInMs: 10,
+  const worker = new Worker(join(__dirname, 'consumer-worker.js'), {
+    workerData: { brokers, topic, seqBase } satisfies ConsumerWorkerData,
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
   let joined = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
-  await consumer.run({
-    autoCommit: false,
-    eachMessage: ({ message }) => {
-      const seq = payloadSeq(message.value);
-      if (seq !== undefined && seq >= seqBase && !arrived.has(seq)) arrived.set(seq, now());
-      return Promise.resolve();
-    },
+  let stopped = false;
+  worker.on('message', (message: ConsumerWorkerMessage) => {
+    if (message.type === 'joined') joined = true;
+    else if (message.type === 'stopped') stopped = true;
+    else for (const [seq, at] of message.arrivals) if (!arrived.has(seq)) arrived.set(seq, at);
   });
-  while (!joined) await new Promise((r) => setTimeout(r, 50));
+  let failure: Error | undefined;
+  worker.once('error', (err) => (failure = err));
+  const deadline = Date.now() + 60_000;
+  while (!joined) {
+    if (failure !== undefined || Date.now() > deadline) {
+      await worker.terminate();
+      throw failure ?? new Error(`the measuring consumer did not join within 60 s`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
   await new Promise((r) => setTimeout(r, 500));
-  return { arrived, stop: () => consumer.disconnect() };
+  const stop = async () => {
+    worker.postMessage('stop');
+    const until = Date.now() + 15_000;
+    while (!stopped && failure === undefined && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    await worker.terminate();
+  };
+  return { arrived, stop };
 }
 
 /**
@@ -273,10 +286,12 @@ export async function measureLatency(options: {
         const due = started + n / rate;
         const wait = due - now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
-        await sql.query(
-          `insert into ${options.table} (id, aggregatetype, aggregateid, type, payload) values ($1, 'bench', $2, 'BenchEvent', $3)`,
-          [randomUUID(), `agg-${i % 1000}`, benchPayload(i)],
-        );
+        // A named statement: parsed and planned once, so the writers cost the shared CPU less.
+        await sql.query({
+          name: 'bench_insert',
+          text: `insert into ${options.table} (id, aggregatetype, aggregateid, type, payload) values ($1, 'bench', $2, 'BenchEvent', $3)`,
+          values: [randomUUID(), `agg-${i % 1000}`, benchPayload(i)],
+        });
         committed.set(i, now());
       }
     } finally {
@@ -284,11 +299,12 @@ export async function measureLatency(options: {
     }
   });
   await Promise.all(writers);
+  const writeSeconds = now() - started;
   const deadline = Date.now() + 30_000;
   while (arrived.size < committed.size && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 100));
   await consumer.stop();
-  return latencyResult(rate, committed, arrived);
+  return { ...latencyResult(rate, committed, arrived), achievedRate: total / writeSeconds };
 }
 
 function latencyResult(

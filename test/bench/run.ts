@@ -277,7 +277,7 @@ async function main(): Promise<void> {
           }
           latency.push(row);
           say(
-            `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent})`,
+            `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent}; writers achieved ${(result.achievedRate ?? NaN).toFixed(0)}/s)`,
           );
         }
       } finally {
