@@ -122,13 +122,13 @@ describe('docker/Dockerfile', () => {
     }
   });
 
-  it('runs the relay with the V8 flags of npm start, as the bin script does', () => {
+  it('runs the relay with the V8 flags of npm start', () => {
     const flags = startNodeFlags();
     expect(flags).toContain('--max-semi-space-size=4');
     const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     expect(entrypoint).toEqual(['node', ...flags, 'dist/cli.js']);
-    const shebang = readFileSync('src/cli.ts', 'utf8').split('\n')[0];
-    expect(shebang).toBe(`#!/usr/bin/env -S node ${flags.join(' ')}`);
+    // The bin script keeps a plain shebang: `env -S` is missing from BusyBox and npm's shims.
+    expect(readFileSync('src/cli.ts', 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
 
   it('checks health on /healthz of the configured HTTP port', () => {
