@@ -8,12 +8,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
-import { withSql } from '../helpers/outbox';
-import { RelayProcess } from '../helpers/relay-process';
-import { waitFor } from '../helpers/wait-for';
-import { now, watchTopic } from './measure';
-import { relayEnvFor } from './relay-env';
-import { confirmedAtLeast, createBenchTable, dropBenchTable, fill } from './workload';
+import { relayCatchUp } from './relay-run';
+import { createBenchTable, dropBenchTable, fill } from './workload';
 
 interface ProfileNode {
   id: number;
@@ -99,29 +95,18 @@ async function main(): Promise<void> {
       say(`${perTxn}-row transactions: writing ${events} events ...`);
       const endLsn = await fill(pg.url, name, events, perTxn, 10_000);
       const before = new Set(readdirSync(dir));
-      const relay = new RelayProcess(
-        { ...relayEnvFor(pg, kafka, name, bench.slots[0]!), ...overrides },
-        ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`],
-      );
-      await relay.waitUntilStreaming(120_000);
-      const seen = await watchTopic(
-        kafka.brokers,
-        bench.topic,
-        events,
-        600_000,
-        () => relay.running,
-      );
-      await waitFor(
-        () => withSql(pg.url, (sql) => confirmedAtLeast(sql, bench.slots[0]!, endLsn)),
-        {
-          timeoutMs: 600_000,
-          intervalMs: 50,
-          description: 'the relay to confirm the last commit',
-        },
-      );
-      const caughtUpAt = now();
-      const rss = relay.peakRss();
-      await relay.stop();
+      const seen = await relayCatchUp({
+        pg,
+        kafka,
+        table: name,
+        slot: bench.slots[0]!,
+        endLsn,
+        timeoutMs: 600_000,
+        topic: { name: bench.topic, events },
+        env: overrides,
+        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`],
+      });
+      const { confirmedAt: caughtUpAt, peakRssBytes: rss } = seen;
       const file = readdirSync(dir).find((f) => !before.has(f) && f.startsWith(name));
       if (file === undefined) throw new Error(`the relay wrote no profile into ${dir}`);
       const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);

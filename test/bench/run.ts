@@ -13,19 +13,18 @@ import { PostgresServer } from '../harness/postgres';
 import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
-import { relayEnvFor } from './relay-env';
+import { relayCatchUp, relayEnvFor } from './relay-run';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
 import {
   javaProducerEventsPerSecond,
   measureConsumerFloor,
   measureLatency,
-  now,
   produceSeconds,
   recvlogicalSeconds,
   watchTopic,
 } from './measure';
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
-import { confirmedAtLeast, createBenchTable, createTopic, dropBenchTable, fill } from './workload';
+import { createBenchTable, createTopic, dropBenchTable, fill } from './workload';
 
 const FULL = {
   events: 200_000,
@@ -134,24 +133,17 @@ async function main(): Promise<void> {
       const decodeS = await recvlogicalSeconds(pg.port, recvSlot, bench.publication, endLsn);
       say(`  decode ceiling: ${(plan.events / decodeS).toFixed(0)} events/s`);
 
-      const relay = new RelayProcess(relayEnvFor(pg, kafka, name, relaySlot));
-      await relay.waitUntilStreaming(120_000);
-      const streamingAt = now();
-      const seen = await watchTopic(
-        kafka.brokers,
-        bench.topic,
-        plan.events,
-        TIMEOUT_MS,
-        () => relay.running,
-      );
-      await waitFor(() => withSql(pg.url, (sql) => confirmedAtLeast(sql, relaySlot, endLsn)), {
+      const catchUp = await relayCatchUp({
+        pg,
+        kafka,
+        table: name,
+        slot: relaySlot,
+        endLsn,
         timeoutMs: TIMEOUT_MS,
-        intervalMs: 50,
-        description: 'the relay to confirm the last commit',
+        topic: { name: bench.topic, events: plan.events },
       });
-      const confirmedAt = now();
-      const relayRssBytes = relay.peakRss();
-      await relay.stop();
+      const seen = catchUp;
+      const { streamingAt, confirmedAt, peakRssBytes: relayRssBytes } = catchUp;
       const relayEps = plan.events / (seen.last - seen.first);
       say(
         `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB`,
@@ -310,23 +302,19 @@ async function main(): Promise<void> {
         plan.bigTransactionRows,
         plan.aggregates,
       );
-      const relay = new RelayProcess(relayEnvFor(pg, kafka, name, bench.slots[0]!));
-      await relay.waitUntilStreaming(120_000);
-      const started = now();
-      await waitFor(
-        () => withSql(pg.url, (sql) => confirmedAtLeast(sql, bench.slots[0]!, endLsn)),
-        {
-          timeoutMs: TIMEOUT_MS,
-          intervalMs: 100,
-          description: 'the relay to confirm the big transaction',
-        },
-      );
+      const catchUp = await relayCatchUp({
+        pg,
+        kafka,
+        table: name,
+        slot: bench.slots[0]!,
+        endLsn,
+        timeoutMs: TIMEOUT_MS,
+      });
       bigTransaction = {
         rows: plan.bigTransactionRows,
-        relayRssBytes: relay.peakRss(),
-        relaySeconds: now() - started,
+        relayRssBytes: catchUp.peakRssBytes,
+        relaySeconds: catchUp.confirmedAt - catchUp.streamingAt,
       };
-      await relay.stop();
       say(
         `  relay peak RSS ${(bigTransaction.relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${bigTransaction.relaySeconds.toFixed(1)} s`,
       );

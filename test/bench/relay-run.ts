@@ -1,0 +1,85 @@
+import type { KafkaServer } from '../harness/kafka';
+import type { PostgresServer } from '../harness/postgres';
+import { withSql } from '../helpers/outbox';
+import { RelayProcess } from '../helpers/relay-process';
+import { waitFor } from '../helpers/wait-for';
+import { now, watchTopic } from './measure';
+import { confirmedAtLeast } from './workload';
+
+/** The relay's environment for a bench workload: the settings users get by default. */
+export function relayEnvFor(pg: PostgresServer, kafka: KafkaServer, table: string, slot: string) {
+  return {
+    DATABASE_URL: pg.url,
+    KAFKA_BROKERS: kafka.brokers,
+    OUTBOX_TABLE: table,
+    SLOT_NAME: slot,
+    PUBLICATION_NAME: `${table}_pub`,
+    TOPIC_TEMPLATE: `${table}.{aggregateType}`,
+    TOPIC_PARTITIONS: '6',
+    LOG_LEVEL: 'info',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+  };
+}
+
+export interface CatchUp {
+  /** When the relay said it was streaming. */
+  streamingAt: number;
+  /** First and last record seen on the topic (NaN without a topic to watch). */
+  first: number;
+  last: number;
+  /** When the slot had confirmed `endLsn`. */
+  confirmedAt: number;
+  peakRssBytes: number;
+}
+
+/**
+ * Starts the relay on a workload written beforehand and waits until `events` records are on
+ * `topic` (if given) and the slot has confirmed `endLsn`; then stops it (SIGTERM).
+ */
+export async function relayCatchUp(options: {
+  pg: PostgresServer;
+  kafka: KafkaServer;
+  table: string;
+  slot: string;
+  endLsn: string;
+  timeoutMs: number;
+  topic?: { name: string; events: number };
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+}): Promise<CatchUp> {
+  const { pg, kafka, slot, endLsn, timeoutMs } = options;
+  const relay = new RelayProcess(
+    { ...relayEnvFor(pg, kafka, options.table, slot), ...options.env },
+    options.nodeArgs,
+  );
+  try {
+    await relay.waitUntilStreaming(120_000);
+    const streamingAt = now();
+    const seen =
+      options.topic === undefined
+        ? { first: NaN, last: NaN }
+        : await watchTopic(
+            kafka.brokers,
+            options.topic.name,
+            options.topic.events,
+            timeoutMs,
+            () => relay.running,
+          );
+    await waitFor(() => withSql(pg.url, (sql) => confirmedAtLeast(sql, slot, endLsn)), {
+      timeoutMs,
+      intervalMs: 50,
+      description: 'the relay to confirm the last commit',
+    });
+    const confirmedAt = now();
+    return {
+      streamingAt,
+      first: seen.first,
+      last: seen.last,
+      confirmedAt,
+      peakRssBytes: relay.peakRss(),
+    };
+  } finally {
+    await relay.stop();
+  }
+}
