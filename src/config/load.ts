@@ -75,6 +75,13 @@ function crossProblems(values: Record<string, unknown>): string[] {
   if (interval !== undefined && timeout !== undefined && timeout <= interval) {
     problems.push('HEARTBEAT_TIMEOUT_MS must be larger than HEARTBEAT_INTERVAL_MS');
   }
+  const txnInterval = values.kafkaTransactionIntervalMs as number | undefined;
+  const txnTimeout = values.kafkaTransactionTimeoutMs as number | undefined;
+  if (txnInterval !== undefined && txnTimeout !== undefined && txnTimeout < 10 * txnInterval) {
+    problems.push(
+      'KAFKA_TRANSACTION_TIMEOUT_MS must be at least 10 times KAFKA_TRANSACTION_INTERVAL_MS (a transaction must not time out while it is being filled)',
+    );
+  }
   return problems;
 }
 

@@ -9,6 +9,7 @@ export interface Option<T> {
     | 'PostgreSQL'
     | 'Kafka'
     | 'Kafka security'
+    | 'Delivery'
     | 'Outbox'
     | 'Flow control'
     | 'Operations'

@@ -1,5 +1,6 @@
 import { TOPIC_PLACEHOLDERS, topicProblem } from '../kafka/record-mapper';
 import { customOption, enumOption, intOption, stringOption } from './option';
+import { DELIVERY_OPTIONS } from './delivery-options';
 import { OPERATIONS_OPTIONS } from './operations-options';
 import { SECURITY_OPTIONS } from './security-options';
 
@@ -376,6 +377,7 @@ export const OPTIONS = {
     default: 'info',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
   }),
+  ...DELIVERY_OPTIONS,
   ...OPERATIONS_OPTIONS,
 };
 

@@ -22,6 +22,22 @@ export interface PublisherCallbacks<T> {
   onRetry?(err: RelayError): void;
 }
 
+/** Records grouped by topic, in order, as kafkajs' sendBatch takes them. */
+export function groupByTopic(records: readonly KafkaRecord[]): Map<string, Message[]> {
+  const byTopic = new Map<string, Message[]>();
+  for (const record of records) {
+    let messages = byTopic.get(record.topic);
+    if (messages === undefined) byTopic.set(record.topic, (messages = []));
+    messages.push({
+      key: record.key,
+      value: record.value,
+      headers: record.headers,
+      timestamp: record.timestamp,
+    });
+  }
+  return byTopic;
+}
+
 interface Item<T> {
   record: KafkaRecord;
   bytes: number;
@@ -69,6 +85,11 @@ export class KafkaPublisher<T> {
     if (this.stopped) return;
     this.queue.push({ record, bytes, token });
     if (!this.sending) void this.pump();
+  }
+
+  /** At-least-once: where WAL transactions end does not change what is sent. */
+  transactionEnded(): void {
+    // Nothing to do: each batch is acknowledged on its own.
   }
 
   /** Drops queued items that are not in the request in flight; returns how many. */
@@ -126,17 +147,7 @@ export class KafkaPublisher<T> {
   }
 
   private async sendWithRetry(batch: Array<Item<T>>, bytes: number): Promise<boolean> {
-    const byTopic = new Map<string, Message[]>();
-    for (const { record } of batch) {
-      let messages = byTopic.get(record.topic);
-      if (messages === undefined) byTopic.set(record.topic, (messages = []));
-      messages.push({
-        key: record.key,
-        value: record.value,
-        headers: record.headers,
-        timestamp: record.timestamp,
-      });
-    }
+    const byTopic = groupByTopic(batch.map((item) => item.record));
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     for (let attempt = 1; ; attempt++) {
       try {

@@ -16,6 +16,10 @@ export class RelayMetrics {
   readonly errors: Counter<'code'>;
   readonly reconnects: Counter;
   readonly stalls: Counter;
+  readonly transactions: Counter<'result'>;
+  readonly transactionDuration: Histogram;
+  readonly transactionEvents: Histogram;
+  readonly fenced: Counter;
 
   constructor(state: RelayState) {
     const registers = [this.registry];
@@ -58,6 +62,29 @@ export class RelayMetrics {
     this.stalls = new Counter({
       name: `${PREFIX}stalls_total`,
       help: 'Replication streams found stalled by the heartbeat',
+      registers,
+    });
+    this.transactions = new Counter({
+      name: `${PREFIX}transactions_total`,
+      help: 'Exactly-once: Kafka transactions, by result (committed; aborted: given up after a failure, their records never visible to read_committed consumers)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.transactionDuration = new Histogram({
+      name: `${PREFIX}transaction_duration_seconds`,
+      help: 'Exactly-once: from the first send of a Kafka transaction to its commit returning',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.transactionEvents = new Histogram({
+      name: `${PREFIX}transaction_events`,
+      help: 'Exactly-once: events (dead letters included, the position record not) per committed Kafka transaction',
+      buckets: [1, 10, 100, 500, 1_000, 2_500, 5_000, 10_000, 50_000],
+      registers,
+    });
+    this.fenced = new Counter({
+      name: `${PREFIX}fenced_total`,
+      help: 'Exactly-once: times this instance found its producer fenced by another instance with the same transactional id',
       registers,
     });
     const gauge = (name: string, help: string, read: () => number | undefined) =>

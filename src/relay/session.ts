@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { AckTracker, type TrackedTransaction } from '../ack/ack-tracker';
 import { RelayError } from '../errors';
 import { OutboxMapper, type OutboxLayout, type OutboxTable } from '../events/outbox-mapper';
-import type { KafkaPublisher } from '../kafka/publisher';
+import { isPublished, type PublishedPosition } from '../ack/published-position';
+import type { EventSink } from '../delivery/delivery';
 import { recordBytes } from '../kafka/record-mapper';
 import type { KafkaRecord, RecordMapper } from '../kafka/record-mapper';
 import { deadLetterRecord } from '../kafka/dead-letter';
@@ -50,13 +51,18 @@ interface OpenTransaction {
   commitLsn: Lsn;
   commitTimeUs: bigint;
   tracked: TrackedTransaction;
+  /** Events met so far in this transaction, published or skipped: the next event's index. */
+  events: number;
+  /** Events handed to the sink. */
+  enqueued: number;
 }
 
 /**
  * One replication connection's worth of streaming: decodes pgoutput, turns outbox inserts into
- * records for the publisher, applies back-pressure, and confirms what Kafka acknowledged. A new
+ * records for the sink, applies back-pressure, and confirms what Kafka acknowledged. A new
  * session (after a reconnect) starts from the slot's confirmed position with fresh state; acks
- * that arrive for an ended session are ignored.
+ * that arrive for an ended session are ignored. Until `start` hands it a sink, the session holds
+ * the stream paused and keeps what already arrived.
  */
 export class StreamSession {
   private readonly tracker: AckTracker;
@@ -70,6 +76,13 @@ export class StreamSession {
   private reading = true;
   private failure: RelayError | undefined;
   private failureListener: ((err: RelayError) => void) | undefined;
+  private sink: EventSink<EventToken> | undefined;
+  /** Exactly-once: what is already on Kafka; those events are skipped. */
+  private published: PublishedPosition | undefined;
+  /** Messages that arrived before `start`, handled when it is called. */
+  private held: ReplicationMessage[] | undefined = [];
+  /** Events skipped as already published, in this session. */
+  eventsSkipped = 0;
   /** Events read in this session, for logs. */
   eventsRead = 0;
   /** When the stream last delivered anything (data or keepalive), ms since the epoch. */
@@ -79,7 +92,6 @@ export class StreamSession {
     startLsn: Lsn,
     private readonly options: SessionOptions,
     private readonly records: RecordMapper,
-    private readonly publisher: KafkaPublisher<EventToken>,
     private readonly log: Logger,
   ) {
     this.tracker = new AckTracker(startLsn);
@@ -102,6 +114,29 @@ export class StreamSession {
   /** The stream this session reads; set before its first message arrives. */
   attach(stream: ReplicationStream): void {
     this.stream = stream;
+  }
+
+  /**
+   * Starts handling the stream: events go to `sink`, and those `published` already covers are
+   * skipped. Messages held since the stream started are handled first.
+   */
+  start(sink: EventSink<EventToken>, published: PublishedPosition | undefined): void {
+    this.sink = sink;
+    this.published = published;
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const message of held) this.handle(message);
+    if (
+      this.reading &&
+      this.inFlightEvents < this.options.maxInFlightEvents &&
+      this.inFlightBytes < this.options.maxInFlightBytes
+    )
+      this.stream?.resume();
+  }
+
+  /** Holds the stream (before `start`): nothing is read until the sink is ready. */
+  hold(): void {
+    if (this.held !== undefined) this.stream?.pause();
   }
 
   /** Called with the first unrecoverable error this session meets. */
@@ -143,6 +178,10 @@ export class StreamSession {
   /** Handles one message from the replication stream, in stream order. */
   handle = (message: ReplicationMessage): void => {
     if (!this.reading || this.failure !== undefined) return;
+    if (this.held !== undefined) {
+      this.held.push(message);
+      return;
+    }
     this.lastReceivedAt = Date.now();
     try {
       if (message.kind === 'keepalive') {
@@ -195,12 +234,18 @@ export class StreamSession {
           commitLsn: message.finalLsn,
           commitTimeUs: pgTimestampToUnixMicros(message.commitTime),
           tracked: this.tracker.begin(message.xid),
+          events: 0,
+          enqueued: 0,
         };
         return;
-      case 'commit':
+      case 'commit': {
+        const txn = this.open;
         this.open = undefined;
+        if (txn !== undefined && txn.enqueued > 0)
+          this.sink?.transactionEnded(message.endLsn, txn.commitTimeUs);
         if (this.tracker.commit(message.endLsn) !== undefined) this.sendStatus();
         return;
+      }
       case 'relation':
         this.mapper.onRelation(message);
         return;
@@ -222,7 +267,7 @@ export class StreamSession {
     if (txn === undefined) throw new Error('insert outside a transaction');
     const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
     const mapped = this.mapper.onInsert(message, source);
-    if (mapped === undefined) return;
+    if (mapped === undefined || this.alreadyPublished(txn)) return;
     this.publishMapped(
       txn,
       mapped,
@@ -247,6 +292,7 @@ export class StreamSession {
       );
       return;
     }
+    if (this.alreadyPublished(txn)) return;
     const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
     const mapped = mapMessage(
       message.content,
@@ -337,18 +383,37 @@ export class StreamSession {
     );
   }
 
+  /**
+   * Counts the next event of `txn` and says whether it is already on Kafka (exactly-once, after a
+   * restart): such an event is neither mapped again nor published.
+   */
+  private alreadyPublished(txn: OpenTransaction): boolean {
+    const index = txn.events++;
+    if (!isPublished(this.published, { commitLsn: txn.commitLsn, index })) return false;
+    this.eventsSkipped++;
+    return true;
+  }
+
   private publish(txn: OpenTransaction, record: KafkaRecord, bytes: number): void {
+    const sink = this.sink;
+    if (sink === undefined) throw new Error('event before the session started');
     this.tracker.addEvent();
     this.inFlightEvents++;
     this.inFlightBytes += bytes;
     this.eventsRead++;
-    this.publisher.enqueue(record, bytes, {
-      session: this,
-      txn: txn.tracked,
+    txn.enqueued++;
+    sink.enqueue(
+      record,
       bytes,
-      topic: record.topic,
-      commitTimeMs: Number(txn.commitTimeUs / 1000n),
-    });
+      {
+        session: this,
+        txn: txn.tracked,
+        bytes,
+        topic: record.topic,
+        commitTimeMs: Number(txn.commitTimeUs / 1000n),
+      },
+      { commitLsn: txn.commitLsn, index: txn.events - 1 },
+    );
     if (
       this.inFlightEvents >= this.options.maxInFlightEvents ||
       this.inFlightBytes >= this.options.maxInFlightBytes

@@ -19,6 +19,8 @@ export interface PreflightOptions {
 export interface SlotState {
   confirmedFlushLsn: Lsn;
   activePid: number | null;
+  /** True when this preflight created the slot. */
+  created?: boolean;
 }
 
 const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
@@ -133,7 +135,7 @@ export async function preflight(
       [options.slotName],
     );
     log.info({ slot: options.slotName, lsn: rows[0]?.lsn }, 'created replication slot');
-    return { confirmedFlushLsn: parseLsn(rows[0]?.lsn ?? '0/0'), activePid: null };
+    return { confirmedFlushLsn: parseLsn(rows[0]?.lsn ?? '0/0'), activePid: null, created: true };
   }
   return slot;
 }

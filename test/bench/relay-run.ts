@@ -6,6 +6,15 @@ import { waitFor } from '../helpers/wait-for';
 import { now, watchTopic } from './measure';
 import { confirmedAtLeast } from './workload';
 
+/** What an exactly-once run adds: its own topics, so it never reads what the other run wrote. */
+export function exactlyOnceEnv(table: string): Record<string, string> {
+  return {
+    DELIVERY_GUARANTEE: 'exactly-once',
+    TOPIC_TEMPLATE: `${table}_eos.{aggregateType}`,
+    POSITION_TOPIC: `${table}_eos.positions`,
+  };
+}
+
 /** The relay's environment for a bench workload: the settings users get by default. */
 export function relayEnvFor(pg: PostgresServer, kafka: KafkaServer, table: string, slot: string) {
   return {

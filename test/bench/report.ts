@@ -13,12 +13,15 @@ export interface ThroughputRow {
   /** events/s from the relay's start of streaming to the slot confirming the last commit */
   relayConfirmed: number;
   relayRssBytes: number;
+  /** DELIVERY_GUARANTEE=exactly-once on the same WAL, read back with read_committed (events/s) */
+  relayExactlyOnce?: number;
+  relayExactlyOnceRssBytes?: number;
   debezium?: number;
   debeziumRssBytes?: number;
 }
 
 export interface LatencyRow extends LatencyResult {
-  system: 'outbox-relay' | 'debezium' | 'kafkajs floor';
+  system: 'outbox-relay' | 'outbox-relay exactly-once' | 'debezium' | 'kafkajs floor';
   rssBytes: number;
   /** The relay's own commit-to-ack histogram over the same run: bucket bounds (ms). */
   ackP50Ms?: number;
@@ -33,7 +36,13 @@ export interface BenchResults {
   versions: Record<string, string>;
   throughput: ThroughputRow[];
   latency: LatencyRow[];
-  bigTransaction: { rows: number; relayRssBytes: number; relaySeconds: number };
+  bigTransaction: {
+    rows: number;
+    relayRssBytes: number;
+    relaySeconds: number;
+    relayExactlyOnceRssBytes?: number;
+    relayExactlyOnceSeconds?: number;
+  };
 }
 
 const n = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
@@ -48,11 +57,11 @@ const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
 /** The results as Markdown tables (printed by the bench and pasted into the README). */
 export function markdown(results: BenchResults): string {
   const lines = [
-    '| workload | decode ceiling (pg_recvlogical) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | Debezium Server | relay / Debezium | relay peak RSS | Debezium peak RSS |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | decode ceiling (pg_recvlogical) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | exactly-once | exactly-once / at-least-once | Debezium Server | relay / Debezium | relay peak RSS | exactly-once peak RSS | Debezium peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.throughput.map(
       (t) =>
-        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
+        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.relayExactlyOnce === undefined ? '-' : `${n(t.relayExactlyOnce)}/s`} | ${pct(t.relayExactlyOnce ?? NaN, t.relay)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.relayExactlyOnceRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
     ),
     '',
     '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) |',
@@ -62,7 +71,7 @@ export function markdown(results: BenchResults): string {
         `| ${n(l.rate)}/s${l.achievedRate !== undefined && l.achievedRate < 0.98 * l.rate ? ` (achieved ${n(l.achievedRate)}/s)` : ''} | ${l.system === 'kafkajs floor' ? 'kafkajs produce-to-consume floor' : l.system} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.received}/${l.sent} | ${mib(l.rssBytes)} | ${l.ackP50Ms === undefined ? '-' : `<= ${ms(l.ackP50Ms)} / <= ${ms(l.ackP99Ms ?? NaN)}`} |`,
     ),
     '',
-    `One transaction of ${n(results.bigTransaction.rows)} rows: relay peak RSS ${mib(results.bigTransaction.relayRssBytes)}, all confirmed in ${results.bigTransaction.relaySeconds.toFixed(1)} s.`,
+    `One transaction of ${n(results.bigTransaction.rows)} rows: relay peak RSS ${mib(results.bigTransaction.relayRssBytes)}, all confirmed in ${results.bigTransaction.relaySeconds.toFixed(1)} s${results.bigTransaction.relayExactlyOnceSeconds === undefined ? '' : `; exactly-once: peak RSS ${mib(results.bigTransaction.relayExactlyOnceRssBytes)}, all confirmed in ${results.bigTransaction.relayExactlyOnceSeconds.toFixed(1)} s`}.`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -13,7 +13,7 @@ import { PostgresServer } from '../harness/postgres';
 import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
-import { relayCatchUp, relayEnvFor } from './relay-run';
+import { exactlyOnceEnv, relayCatchUp, relayEnvFor } from './relay-run';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
 import {
   javaProducerEventsPerSecond,
@@ -120,13 +120,22 @@ async function main(): Promise<void> {
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
   const throughput: ThroughputRow[] = [];
   const latency: LatencyRow[] = [];
-  let bigTransaction = { rows: plan.bigTransactionRows, relayRssBytes: NaN, relaySeconds: NaN };
+  let bigTransaction: BenchResults['bigTransaction'] = {
+    rows: plan.bigTransactionRows,
+    relayRssBytes: NaN,
+    relaySeconds: NaN,
+  };
   try {
     for (const perTxn of plan.txnSizes) {
       const name = `bench_${perTxn}_${Date.now() % 100_000}`;
-      const readers = ['relay', 'recv', ...(dbzHome === undefined ? [] : ['dbz'])];
+      const readers = ['relay', 'recv', 'eos', ...(dbzHome === undefined ? [] : ['dbz'])];
       const bench = await createBenchTable(pg.url, name, readers);
-      const [relaySlot, recvSlot, dbzSlot] = bench.slots as [string, string, string?];
+      const [relaySlot, recvSlot, eosSlot, dbzSlot] = bench.slots as [
+        string,
+        string,
+        string,
+        string?,
+      ];
       say(`${perTxn}-row transactions: writing ${plan.events} events ...`);
       const endLsn = await fill(pg.url, name, plan.events, perTxn, plan.aggregates);
 
@@ -147,6 +156,22 @@ async function main(): Promise<void> {
       const relayEps = plan.events / (seen.last - seen.first);
       say(
         `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
+
+      // Exactly-once on the same WAL, its own topic, read back with read_committed.
+      const eos = await relayCatchUp({
+        pg,
+        kafka,
+        table: name,
+        slot: eosSlot,
+        endLsn,
+        timeoutMs: TIMEOUT_MS,
+        topic: { name: `${name}_eos.bench`, events: plan.events },
+        env: exactlyOnceEnv(name),
+      });
+      const eosEps = plan.events / (eos.last - eos.first);
+      say(
+        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
       );
 
       const produceS = await produceSeconds(
@@ -170,6 +195,8 @@ async function main(): Promise<void> {
         relay: relayEps,
         relayConfirmed: plan.events / (confirmedAt - streamingAt),
         relayRssBytes,
+        relayExactlyOnce: eosEps,
+        relayExactlyOnceRssBytes: eos.peakRssBytes,
       };
       if (dbzHome !== undefined && dbzSlot !== undefined) {
         const topic = `${name}_dbz.bench`;
@@ -206,10 +233,10 @@ async function main(): Promise<void> {
       await dropBenchTable(pg.url, bench);
     }
 
-    const systems: Array<LatencyRow['system']> = ['outbox-relay'];
+    const systems: Array<LatencyRow['system']> = ['outbox-relay', 'outbox-relay exactly-once'];
     if (dbzHome !== undefined) systems.push('debezium');
     for (const system of systems) {
-      const name = `bench_lat_${system === 'debezium' ? 'dbz' : 'relay'}_${Date.now() % 100_000}`;
+      const name = `bench_lat_${system === 'debezium' ? 'dbz' : system === 'outbox-relay' ? 'relay' : 'eos'}_${Date.now() % 100_000}`;
       const bench = await createBenchTable(pg.url, name, [system === 'debezium' ? 'dbz' : 'relay']);
       const topic = system === 'debezium' ? `${name}_dbz.bench` : bench.topic;
       await createTopic(kafka.brokers, topic);
@@ -230,7 +257,12 @@ async function main(): Promise<void> {
         stop = () => dbz.stop();
         await waitForSlotActive(pg.url, slot, () => dbz.running);
       } else {
-        const relay = new RelayProcess(relayEnvFor(pg, kafka, name, slot));
+        const relay = new RelayProcess({
+          ...relayEnvFor(pg, kafka, name, slot),
+          ...(system === 'outbox-relay exactly-once'
+            ? { ...exactlyOnceEnv(name), TOPIC_TEMPLATE: `${name}.{aggregateType}` }
+            : {}),
+        });
         rss = () => relay.peakRss();
         stop = () => relay.stop();
         ackHistogram = async () => latencyBuckets(await relay.metrics());
@@ -293,7 +325,7 @@ async function main(): Promise<void> {
 
     {
       const name = `bench_big_${Date.now() % 100_000}`;
-      const bench = await createBenchTable(pg.url, name, ['relay']);
+      const bench = await createBenchTable(pg.url, name, ['relay', 'eos']);
       say(`one transaction of ${plan.bigTransactionRows} rows ...`);
       const endLsn = await fill(
         pg.url,
@@ -310,13 +342,24 @@ async function main(): Promise<void> {
         endLsn,
         timeoutMs: TIMEOUT_MS,
       });
+      const eos = await relayCatchUp({
+        pg,
+        kafka,
+        table: name,
+        slot: bench.slots[1]!,
+        endLsn,
+        timeoutMs: TIMEOUT_MS,
+        env: exactlyOnceEnv(name),
+      });
       bigTransaction = {
         rows: plan.bigTransactionRows,
         relayRssBytes: catchUp.peakRssBytes,
         relaySeconds: catchUp.confirmedAt - catchUp.streamingAt,
+        relayExactlyOnceRssBytes: eos.peakRssBytes,
+        relayExactlyOnceSeconds: eos.confirmedAt - eos.streamingAt,
       };
       say(
-        `  relay peak RSS ${(bigTransaction.relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${bigTransaction.relaySeconds.toFixed(1)} s`,
+        `  relay peak RSS ${(bigTransaction.relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${bigTransaction.relaySeconds.toFixed(1)} s; exactly-once ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ${(eos.confirmedAt - eos.streamingAt).toFixed(1)} s`,
       );
       await dropBenchTable(pg.url, bench);
     }

@@ -49,6 +49,34 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  it('canChooseExactlyOnceWithATransactionalIdDerivedFromTheSlot', () => {
+    expect(loadConfig(minimal).deliveryGuarantee).toBe('at-least-once');
+    const config = loadConfig({ ...minimal, DELIVERY_GUARANTEE: 'Exactly-Once' });
+    expect(config).toMatchObject({
+      deliveryGuarantee: 'exactly-once',
+      kafkaTransactionalId: undefined,
+      positionTopic: 'outbox-relay.positions',
+      kafkaTransactionIntervalMs: 100,
+      kafkaTransactionTimeoutMs: 60_000,
+    });
+  });
+
+  it('failsOnAnUnknownGuaranteeAndATimeoutShorterThanTenIntervals', () => {
+    const message = problems({
+      ...minimal,
+      DELIVERY_GUARANTEE: 'at-most-once',
+      KAFKA_TRANSACTIONAL_ID: 'has space',
+      POSITION_TOPIC: 'bad topic',
+      KAFKA_TRANSACTION_INTERVAL_MS: '1000',
+      KAFKA_TRANSACTION_TIMEOUT_MS: '5000',
+    });
+    expect(message).toMatch(/4 problems/);
+    expect(message).toMatch(/DELIVERY_GUARANTEE must be one of at-least-once, exactly-once/);
+    expect(message).toMatch(/KAFKA_TRANSACTIONAL_ID must be/);
+    expect(message).toMatch(/POSITION_TOPIC/);
+    expect(message).toMatch(/KAFKA_TRANSACTION_TIMEOUT_MS must be at least 10 times/);
+  });
+
   it('failsOnMissingAndInvalid: every problem in one message', () => {
     const message = problems({
       KAFKA_BROKERS: 'nohostport',

@@ -1,0 +1,229 @@
+import { hostname } from 'node:os';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load';
+import { describeError, RelayError } from '../errors';
+import { kafkaErrorType } from '../kafka/errors';
+import {
+  ensurePositionTopic,
+  readPosition,
+  type PositionTopicOptions,
+} from '../kafka/position-topic';
+import { probeCluster } from '../kafka/probe';
+import { TopicCreator } from '../kafka/topics';
+import { isFenced, TransactionalPublisher } from '../kafka/transactional-publisher';
+import { formatLsn } from '../replication/lsn';
+import type { RelayMetrics } from '../ops/metrics';
+import { BATCH_MAX_BYTES, connectError } from './at-least-once';
+import type { Delivery, DeliveryCallbacks, OpenedSession } from './delivery';
+
+/** How long reading the position topic (group join included) may take. */
+const POSITION_READ_TIMEOUT_MS = 30_000;
+/** How long aborting the open transaction of an ending session may take. */
+const ABORT_TIMEOUT_MS = 5_000;
+
+/** The transactional id: configured, or one per slot, shared by the slot's standbys. */
+export function transactionalId(config: Config): string {
+  return config.kafkaTransactionalId ?? `outbox-relay.${config.slotName}`;
+}
+
+/**
+ * Exactly-once: each session gets a new transactional producer. Initialising it fences every
+ * older producer with the same transactional id (a crashed or frozen instance) and aborts its
+ * open transaction; only then is the position topic read with read_committed, so the position
+ * returned is final. Events and the position are committed together; a failed commit or a fenced
+ * producer ends the session and its producer is never used again.
+ */
+export class ExactlyOnceDelivery<T> implements Delivery<T> {
+  readonly guarantee = 'exactly-once';
+  private readonly admin: Admin;
+  private readonly topics: TopicCreator;
+  private readonly positionTopic: PositionTopicOptions;
+  private producer: Producer | undefined;
+  private publisher: TransactionalPublisher<T> | undefined;
+  private readonly writer = `${hostname()}/${process.pid}`;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly config: Config,
+    private readonly callbacks: DeliveryCallbacks<T>,
+    private readonly metrics: RelayMetrics,
+    private readonly log: Logger,
+  ) {
+    this.admin = kafka.admin();
+    this.topics = new TopicCreator(
+      this.admin,
+      { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor },
+      log.child({ module: 'topics' }),
+    );
+    this.positionTopic = {
+      topic: config.positionTopic,
+      replicationFactor: config.topicReplicationFactor,
+      groupPrefix: `${config.kafkaClientId}.position.${config.slotName}`,
+      readTimeoutMs: POSITION_READ_TIMEOUT_MS,
+    };
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.admin.connect();
+    } catch (err) {
+      throw connectError(err, this.config.kafkaBrokers);
+    }
+    await ensurePositionTopic(this.admin, this.positionTopic, this.log);
+  }
+
+  async openSession(): Promise<OpenedSession<T>> {
+    const id = transactionalId(this.config);
+    const producer = this.kafka.producer({
+      transactionalId: id,
+      transactionTimeout: this.config.kafkaTransactionTimeoutMs,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Right after a commit the next transaction's first request may get CONCURRENT_TRANSACTIONS
+      // for a few ms: kafkajs' default 300 ms first retry cost that much per transaction; 20 ms
+      // brought a transaction on one broker from ~340 ms to ~41 ms (DESIGN.md, Exactly-once).
+      retry: { retries: 6, initialRetryTime: 20, maxRetryTime: 1_000 },
+    });
+    this.producer = producer;
+    let transaction;
+    try {
+      await producer.connect();
+      // The first transaction initialises the producer id of the transactional id: this fences
+      // older producers and ends their open transaction before the position is read.
+      transaction = await producer.transaction();
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      this.producer = undefined;
+      throw initError(err, id, this.config);
+    }
+    const published = await readPosition(
+      this.kafka,
+      this.admin,
+      this.config.slotName,
+      this.positionTopic,
+      this.log,
+    ).catch(async (err: unknown) => {
+      await this.closeSession();
+      throw err;
+    });
+    this.log.info(
+      {
+        transactionalId: id,
+        positionTopic: this.config.positionTopic,
+        publishedLsn: published === undefined ? null : formatLsn(published.lsn),
+        partial:
+          published?.partial === undefined
+            ? null
+            : {
+                commitLsn: formatLsn(published.partial.commitLsn),
+                events: published.partial.events,
+              },
+      },
+      published === undefined
+        ? 'exactly-once: producer initialised; no published position for this slot yet'
+        : 'exactly-once: producer initialised; events up to the published position are skipped',
+    );
+    const half = (n: number) => Math.max(Math.floor(n / 2), 1);
+    this.publisher = new TransactionalPublisher<T>(
+      producer,
+      transaction,
+      this.topics,
+      published,
+      {
+        batchMaxEvents: this.config.kafkaBatchMaxEvents,
+        batchMaxBytes: BATCH_MAX_BYTES,
+        intervalMs: this.config.kafkaTransactionIntervalMs,
+        splitEvents: half(this.config.maxInFlightEvents),
+        splitBytes: half(this.config.maxInFlightBytes),
+        positionTopic: this.config.positionTopic,
+        slot: this.config.slotName,
+        writer: this.writer,
+      },
+      {
+        onCommitted: (tokens, { durationMs }) => {
+          this.metrics.transactions.inc({ result: 'committed' });
+          this.metrics.transactionDuration.observe(durationMs / 1000);
+          this.metrics.transactionEvents.observe(tokens.length);
+          this.callbacks.onAcked(tokens);
+        },
+        onFailed: (error) => this.failed(error),
+        onFenced: (error) => this.fenced(error),
+      },
+      this.log.child({ module: 'transactions' }),
+    );
+    return { sink: this.publisher, published };
+  }
+
+  async closeSession(): Promise<void> {
+    const { publisher, producer } = this;
+    this.publisher = undefined;
+    this.producer = undefined;
+    await publisher?.close(ABORT_TIMEOUT_MS);
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  get isFailing(): boolean {
+    return false;
+  }
+
+  probe(timeoutMs: number): Promise<boolean> {
+    return probeCluster(this.admin, timeoutMs);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.closeSession();
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private fenced(error: RelayError): void {
+    this.metrics.fenced.inc();
+    this.log.warn(
+      { transactionalId: transactionalId(this.config), code: error.code },
+      error.message,
+    );
+  }
+
+  private failed(error: RelayError): void {
+    if (error.code !== 'KAFKA_FENCED') this.metrics.transactions.inc({ result: 'aborted' });
+    if (error.retriable) this.callbacks.onSessionFailed(error);
+    else this.callbacks.onFatal(error);
+  }
+}
+
+/** Why initialising the transactional producer failed, and what to change. */
+function initError(err: unknown, id: string, config: Config): RelayError {
+  const base = connectError(err, config.kafkaBrokers);
+  if (base.code === 'KAFKA_AUTHORIZATION') {
+    return new RelayError(
+      'KAFKA_AUTHORIZATION',
+      `${base.message}; exactly-once also needs Write and Describe on the transactional id ${id}, and Read on the position topic ${config.positionTopic} and on consumer groups prefixed ${config.kafkaClientId}.position.`,
+      { cause: err },
+    );
+  }
+  if (isFenced(err)) {
+    return new RelayError(
+      'KAFKA_FENCED',
+      `initialising transactional id ${id}: ${describeError(err)}`,
+      {
+        retriable: true,
+        cause: err,
+      },
+    );
+  }
+  const message = describeError(err);
+  if (kafkaErrorType(err) === 'INVALID_TRANSACTION_TIMEOUT') {
+    return new RelayError(
+      'KAFKA_TRANSACTION',
+      `the broker refused KAFKA_TRANSACTION_TIMEOUT_MS=${config.kafkaTransactionTimeoutMs} (${message}): set it at or below the broker's transaction.max.timeout.ms (15 minutes by default)`,
+      { cause: err, context: { transactionalId: id } },
+    );
+  }
+  return new RelayError(
+    'KAFKA_TRANSACTION',
+    `cannot initialise the transactional producer ${id} (${message}); if this persists, the brokers cannot run transactions: check that transaction.state.log.replication.factor and transaction.state.log.min.isr are at most the number of brokers`,
+    { retriable: true, cause: err, context: { transactionalId: id } },
+  );
+}
