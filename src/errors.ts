@@ -20,7 +20,8 @@ export type RelayErrorCode =
   | 'EVENT_INVALID'
   | 'REPLICATION_STALLED'
   | 'HTTP_LISTEN'
-  | 'SHUTDOWN_TIMEOUT';
+  | 'SHUTDOWN_TIMEOUT'
+  | 'SHUTDOWN_INCOMPLETE';
 
 export interface RelayErrorOptions {
   /** True when trying again later may succeed (network, broker outage, busy slot). */

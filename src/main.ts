@@ -1,7 +1,7 @@
 import { AvroSchemas } from './kafka/avro';
 import { loadConfig } from './config/load';
 import { describeError, isRelayError } from './errors';
-import { createLogger } from './logger';
+import { createLogger, KafkaLogTap } from './logger';
 import { createKafka } from './kafka/client';
 import { describeDatabase } from './redact';
 import { kafkaSecurity, describeKafkaSecurity, type KafkaSecurity } from './kafka/security';
@@ -56,7 +56,8 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     },
     'starting',
   );
-  const kafka = createKafka(config, security, log);
+  const kafkaLogs = new KafkaLogTap();
+  const kafka = createKafka(config, security, log, kafkaLogs);
   const state = new RelayState(config.slotName, config.publicationName);
   const metrics = new RelayMetrics(state);
   let http: HttpEndpoint;
@@ -70,7 +71,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     { host: config.httpHost, port: http.port },
     'http endpoint listening (/healthz, /readyz, /metrics, /)',
   );
-  const relay = new Relay(config, kafka, log, new RelayOps(state, metrics), avroSchemas);
+  const relay = new Relay(config, kafka, log, new RelayOps(state, metrics), avroSchemas, kafkaLogs);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -83,7 +83,12 @@ export async function tailTopic(
       throw new Error(`topic ${options.topic} does not exist`);
     }
     const groupId = `outbox-relay-tail-${randomUUID()}`;
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    // read_committed (kafkajs' default, spelled out): aborted exactly-once records never show.
+    const consumer = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      readUncommitted: false,
+    });
     let printed = 0;
     let finish: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (finish = resolve));

@@ -1,14 +1,19 @@
 import { Kafka } from 'kafkajs';
 import type { Config } from '../config/load';
-import { kafkaLogCreator, type Logger } from '../logger';
+import { kafkaLogCreator, type KafkaLogTap, type Logger } from '../logger';
 import type { KafkaSecurity } from './security';
 
 /** The kafkajs client for the configured brokers, security and retry settings. */
-export function createKafka(config: Config, security: KafkaSecurity, log: Logger): Kafka {
+export function createKafka(
+  config: Config,
+  security: KafkaSecurity,
+  log: Logger,
+  tap?: KafkaLogTap,
+): Kafka {
   return new Kafka({
     clientId: config.kafkaClientId,
     brokers: config.kafkaBrokers,
-    logCreator: kafkaLogCreator(log),
+    logCreator: kafkaLogCreator(log, tap),
     connectionTimeout: 5_000,
     ...security,
     // Few quick retries inside kafkajs; the publisher retries without limit on top, logging

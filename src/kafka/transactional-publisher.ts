@@ -156,9 +156,20 @@ export class TransactionalPublisher<T> {
     this.transaction = transaction;
     const started = Date.now();
     const tokens: T[] = [];
+    let finishing = false;
     for (;;) {
-      const batch = this.takeBatch();
-      const last = !this.ready() || Date.now() - started >= this.options.intervalMs;
+      const batch = this.takeBatch(finishing);
+      // Commit when nothing more is ready, after the interval, or at the split bound: events are
+      // acknowledged (and reading resumes) only at a commit, so a transaction that reached half
+      // the in-flight bound would soon pause the stream.
+      finishing ||=
+        !this.ready() ||
+        Date.now() - started >= this.options.intervalMs ||
+        tokens.length + batch.tokens.length >= this.options.splitEvents;
+      // A batch bound may have cut a WAL transaction whose end is already queued: finish it in
+      // this Kafka transaction, so only a WAL transaction too big to wait for is ever split.
+      const cut = this.positions.position?.partial !== undefined && this.queuedEnds > 0;
+      const last = finishing && !cut;
       const byTopic = groupByTopic(batch.records);
       await this.topics.ensure(byTopic.keys());
       if (last) byTopic.set(this.options.positionTopic, [this.positionMessage()]);
@@ -178,8 +189,11 @@ export class TransactionalPublisher<T> {
     this.callbacks.onCommitted(tokens, { durationMs: Date.now() - started });
   }
 
-  /** The next records to send, up to the batch bounds, never past what `ready()` allows. */
-  private takeBatch(): { records: KafkaRecord[]; tokens: T[] } {
+  /**
+   * The next records to send, up to the batch bounds, never past what `ready()` allows; with
+   * `toEnd`, no further than the end of the WAL transaction being taken.
+   */
+  private takeBatch(toEnd: boolean): { records: KafkaRecord[]; tokens: T[] } {
     const records: KafkaRecord[] = [];
     const tokens: T[] = [];
     let bytes = 0;
@@ -189,6 +203,7 @@ export class TransactionalPublisher<T> {
         this.positions.transactionEnd(entry.endLsn, entry.commitTimeUs);
         this.queuedEnds--;
         this.head++;
+        if (toEnd) break;
         continue;
       }
       if (this.queuedEnds === 0 && !this.ready()) break;

@@ -2,6 +2,7 @@ import type { Client } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { AvroSchemas } from '../kafka/avro';
 import type { Logger } from 'pino';
+import type { KafkaLogTap } from '../logger';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
 import { formatLsn } from '../replication/lsn';
@@ -54,6 +55,7 @@ export class Relay {
     private readonly log: Logger,
     private readonly ops: RelayOps,
     avroSchemas?: AvroSchemas,
+    kafkaLogs?: KafkaLogTap,
   ) {
     const callbacks: DeliveryCallbacks<EventToken> = {
       onAcked: (tokens) => this.acked(tokens),
@@ -63,7 +65,7 @@ export class Relay {
     };
     this.delivery =
       config.deliveryGuarantee === 'exactly-once'
-        ? new ExactlyOnceDelivery(kafka, config, callbacks, ops.metrics, log)
+        ? new ExactlyOnceDelivery(kafka, config, callbacks, ops.metrics, log, kafkaLogs)
         : new AtLeastOnceDelivery(kafka, config, callbacks, log);
     this.heartbeat = new Heartbeat(config.slotName);
     this.records = recordMapper(config, avroSchemas);
@@ -299,7 +301,8 @@ export class Relay {
     // While stopping, errors of the torn-down session are expected; a drain that timed out is
     // not: it must reach the exit code.
     if (this.stopping) {
-      if (isRelayError(err, 'SHUTDOWN_TIMEOUT')) throw err;
+      if (isRelayError(err, 'SHUTDOWN_TIMEOUT') || isRelayError(err, 'SHUTDOWN_INCOMPLETE'))
+        throw err;
       return 'stopped';
     }
     let error = isRelayError(err)
@@ -373,6 +376,13 @@ export class Relay {
     clearTimeout(timer);
     session.sendStatus(true);
     this.log.info({ confirmedLsn: formatLsn(session.confirmed) }, 'final position confirmed');
+    if (drained && sink?.isStopped === true && session.inFlight.events > 0) {
+      // The sink gave up (a failed Kafka commit, a fatal send error) instead of draining.
+      throw new RelayError(
+        'SHUTDOWN_INCOMPLETE',
+        `shutdown could not publish ${session.inFlight.events} events: Kafka failed while stopping (see the error above); they were not confirmed and will be published again on the next start`,
+      );
+    }
     if (!drained) {
       throw new RelayError(
         'SHUTDOWN_TIMEOUT',

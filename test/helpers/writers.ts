@@ -20,6 +20,8 @@ export interface WriterOptions {
   pauseMs?: number;
   /** Stop starting transactions after this long (the transaction count is then a maximum). */
   durationMs?: number;
+  /** Stop starting transactions once this returns true (checked before each transaction). */
+  stopWhen?: () => boolean;
 }
 
 export function versionTable(table: string): string {
@@ -52,7 +54,11 @@ export async function runWriters(options: WriterOptions): Promise<number> {
       return random % n;
     };
     try {
-      for (let t = 0; t < options.transactionsPerWriter && Date.now() < deadline; t++) {
+      for (
+        let t = 0;
+        t < options.transactionsPerWriter && Date.now() < deadline && !options.stopWhen?.();
+        t++
+      ) {
         const rows = 1 + next(options.maxRowsPerTransaction);
         // Sorted aggregates: transactions lock counter rows in one global order, so no deadlocks.
         const picks = Array.from({ length: rows }, () => 1 + next(options.aggregates)).sort(

@@ -97,8 +97,9 @@ describe('relay: exactly-once delivery', () => {
     let kills = 0;
 
     // Phase 1: writers, SIGKILLs at random moments, a broker crash, and one huge transaction.
-    let writing = true;
-    const phase1 = writers(names, { durationMs: 25_000 }).finally(() => (writing = false));
+    // Writers go on until the faults of their phase are done.
+    let stopWriting = false;
+    const phase1 = writers(names, { durationMs: 180_000, stopWhen: () => stopWriting });
     for (let i = 0; i < 3; i++, kills++) {
       await pause();
       await restart();
@@ -138,19 +139,19 @@ describe('relay: exactly-once delivery', () => {
       await pause();
       await restart();
     }
-    expect(writing).toBe(true);
+    stopWriting = true;
     await phase1;
 
     // Phase 2: a database crash (immediate stop), then more writers and SIGKILLs.
     await pg.restart('immediate');
     await relay.waitForLog((l) => /reconnecting/.test(l.msg), 'a reconnect after the restart');
-    writing = true;
-    const phase2 = writers(names, { durationMs: 8_000 }).finally(() => (writing = false));
+    stopWriting = false;
+    const phase2 = writers(names, { durationMs: 180_000, stopWhen: () => stopWriting });
     for (let i = 0; i < 5; i++, kills++) {
       await pause();
       await restart();
     }
-    expect(writing).toBe(true);
+    stopWriting = true;
     await phase2;
 
     try {
@@ -182,10 +183,14 @@ describe('relay: exactly-once delivery', () => {
     const standby = new RelayProcess(relayEnv);
     try {
       await standby.waitForLog((l) => /waiting as a standby/.test(l.msg), 'the standby');
-      let writing = true;
-      const writing1 = writers(names, { writers: 2, aggregates: 100, durationMs: 12_000 }).finally(
-        () => (writing = false),
-      );
+      // Writers go on through the freeze, the takeover and the wake-up.
+      let stopWriting = false;
+      const writing = writers(names, {
+        writers: 2,
+        aggregates: 100,
+        durationMs: 180_000,
+        stopWhen: () => stopWriting,
+      });
       await new Promise((r) => setTimeout(r, 2_000));
       // Frozen past wal_sender_timeout: the server ends its walsender and frees the slot.
       active.kill('SIGSTOP');
@@ -201,8 +206,9 @@ describe('relay: exactly-once delivery', () => {
       active.kill('SIGCONT');
       const fenced = await active.waitForLog((l) => l.code === 'KAFKA_FENCED', 'fenced', 30_000);
       expect(fenced.msg).toMatch(/fenced/);
-      expect(writing).toBe(true);
-      await writing1;
+      await new Promise((r) => setTimeout(r, 1_000));
+      stopWriting = true;
+      await writing;
 
       const events = await withSql(pg.url, (sql) => committedEvents(sql, names.table));
       const records = await readAll(names, events.length);

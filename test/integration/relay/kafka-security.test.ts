@@ -236,6 +236,92 @@ describe('relay: Kafka TLS, SASL and least-privilege ACLs', () => {
     }
   });
 
+  it('exactly-once: stops at once without the transactional-id ACLs, and publishes with the ones the README lists', async () => {
+    const names = outboxNames('eos_acl');
+    await createOutboxTable(url, names.table);
+    const admin = kafkaClient([kafka.brokers]).admin();
+    await admin.connect();
+    const env = relayEnv(names, {
+      KAFKA_BROKERS: `127.0.0.1:${kafka.saslPort}`,
+      KAFKA_TLS_CA_FILE: certs.ca,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'relay',
+      KAFKA_SASL_PASSWORD: PASSWORD,
+      DELIVERY_GUARANTEE: 'exactly-once',
+      POSITION_TOPIC: `${names.topicPrefix}.positions`,
+      TOPIC_PARTITIONS: '2',
+    });
+    try {
+      await admin.createAcls({
+        acl: relayAcls('User:relay', `${names.topicPrefix}.`, 'outbox.dead-letter'),
+      });
+      const refused = new RelayProcess(env);
+      const started = Date.now();
+      expect(await refused.exited).toBe(1);
+      // Retrying cannot grant ACLs: no waiting for STARTUP_TIMEOUT_MS (60 s).
+      expect(Date.now() - started).toBeLessThan(30_000);
+      const fatal = refused.logs.find((l) => l.level === 'fatal');
+      expect(fatal?.code).toBe('KAFKA_AUTHORIZATION');
+      expect(fatal?.msg).toContain(
+        `Kafka refused the transactional id outbox-relay.${names.slot} (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)`,
+      );
+      expect(fatal?.msg).toContain('Write and Describe on the transactional id');
+
+      const allow = (
+        resourceType: AclResourceTypes,
+        resourceName: string,
+        resourcePatternType: ResourcePatternTypes,
+        operations: AclOperationTypes[],
+      ): AclEntry[] =>
+        operations.map((operation) => ({
+          resourceType,
+          resourceName,
+          resourcePatternType,
+          principal: 'User:relay',
+          host: '*',
+          operation,
+          permissionType: AclPermissionTypes.ALLOW,
+        }));
+      await admin.createAcls({
+        acl: [
+          ...allow(
+            AclResourceTypes.TRANSACTIONAL_ID,
+            'outbox-relay.',
+            ResourcePatternTypes.PREFIXED,
+            [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE],
+          ),
+          ...allow(
+            AclResourceTypes.TOPIC,
+            `${names.topicPrefix}.positions`,
+            ResourcePatternTypes.LITERAL,
+            [AclOperationTypes.READ],
+          ),
+          ...allow(
+            AclResourceTypes.GROUP,
+            'outbox-relay.position.',
+            ResourcePatternTypes.PREFIXED,
+            [AclOperationTypes.READ],
+          ),
+        ],
+      });
+      const relay = new RelayProcess(env);
+      try {
+        await relay.waitUntilStreaming();
+        const rows = [1, 2, 3].map((i) => outboxRow('vault', `v-${i}`, 'Opened', { i }));
+        await withSql(url, (sql) => insertRows(sql, names.table, rows));
+        const records = await readTopic([kafka.brokers], `${names.topicPrefix}.vault`, {
+          count: 3,
+        });
+        expect(records.map((r) => r.headers.id).sort()).toEqual(rows.map((r) => r.id).sort());
+      } finally {
+        expect(await relay.stop()).toBe(0);
+      }
+    } finally {
+      await admin.disconnect();
+      await dropOutbox(url, names);
+    }
+  });
+
   it('stops at once with an authorization error when the principal lacks the ACLs', async () => {
     const names = outboxNames('noacl');
     await createOutboxTable(url, names.table);

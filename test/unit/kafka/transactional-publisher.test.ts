@@ -55,7 +55,7 @@ const record = (i: number): KafkaRecord => ({
   timestamp: '0',
 });
 
-async function setup(splitEvents = 100) {
+async function setup(splitEvents = 100, intervalMs = 60_000) {
   const producer = new FakeProducer();
   const acked: number[][] = [];
   const failures: RelayError[] = [];
@@ -68,7 +68,7 @@ async function setup(splitEvents = 100) {
     {
       batchMaxEvents: 3,
       batchMaxBytes: 1_000_000,
-      intervalMs: 60_000,
+      intervalMs,
       splitEvents,
       splitBytes: 1_000_000,
       positionTopic: 'positions',
@@ -112,6 +112,25 @@ describe('TransactionalPublisher', () => {
       expect.objectContaining({ lsn: '0/180', partialEvents: null }),
     ]);
     expect(acked).toEqual([[0, 1, 2, 3, 4]]);
+  });
+
+  it('canKeepAWalTransactionWholeWhenABatchBoundCutsIt', async () => {
+    // Three events per request and a transaction due at once: the five events of the WAL
+    // transaction still go into one Kafka transaction, over two requests.
+    const { producer, publisher, acked } = await setup(100, 0);
+    for (let i = 0; i < 5; i++)
+      publisher.enqueue(record(i), 10, i, { commitLsn: 0x100n, index: i });
+    publisher.transactionEnded(0x180n, 1n);
+    publisher.enqueue(record(5), 10, 5, { commitLsn: 0x200n, index: 0 });
+    publisher.transactionEnded(0x280n, 1n);
+    await publisher.whenIdle();
+    const committed = producer.transactions.filter((t) => t.ended === 'commit');
+    expect(committed.map((t) => t.sent.filter((m) => m.topic === 'events').length)).toEqual([5, 1]);
+    expect(positions(producer).map((p) => [p.lsn, p.partialEvents])).toEqual([
+      ['0/180', null],
+      ['0/280', null],
+    ]);
+    expect(acked).toEqual([[0, 1, 2, 3, 4], [5]]);
   });
 
   it('canSplitAWalTransactionPastTheBoundRecordingHowManyEventsAreOut', async () => {
