@@ -59,6 +59,7 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
   const kafkaLogs = new KafkaLogTap();
   const kafka = createKafka(config, security, log, kafkaLogs);
   const state = new RelayState(config.slotName, config.publicationName);
+  state.delivery = config.deliveryGuarantee;
   const metrics = new RelayMetrics(state);
   let http: HttpEndpoint;
   try {

@@ -51,19 +51,7 @@ export async function ensurePositionTopic(
       );
     }
   } catch (err) {
-    if (err instanceof RelayError) throw err;
-    throw (
-      authorizationError(err, `the position topic ${topic}`) ??
-      new RelayError(
-        'KAFKA_TOPIC',
-        `cannot prepare the position topic ${topic}: ${describeError(err)}`,
-        {
-          retriable: true,
-          cause: err,
-          context: { topic },
-        },
-      )
-    );
+    throw topicError(err, `cannot prepare the position topic ${topic}`, topic);
   }
 }
 
@@ -134,19 +122,7 @@ export async function readPosition(
         });
     });
   } catch (err) {
-    if (err instanceof RelayError) throw err;
-    throw (
-      authorizationError(err, `the position topic ${topic}`) ??
-      new RelayError(
-        'KAFKA_TOPIC',
-        `cannot read the position topic ${topic}: ${describeError(err)}`,
-        {
-          retriable: true,
-          cause: err,
-          context: { topic },
-        },
-      )
-    );
+    throw topicError(err, `cannot read the position topic ${topic}`, topic);
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
@@ -161,4 +137,17 @@ export async function readPosition(
       { context: { topic, slot } },
     );
   }
+}
+
+/** A failure on the position topic: missing ACLs are fatal; anything else may clear. */
+function topicError(err: unknown, what: string, topic: string): RelayError {
+  if (err instanceof RelayError) return err;
+  return (
+    authorizationError(err, `the position topic ${topic}`) ??
+    new RelayError('KAFKA_TOPIC', `${what}: ${describeError(err)}`, {
+      retriable: true,
+      cause: err,
+      context: { topic },
+    })
+  );
 }

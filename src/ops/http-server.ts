@@ -16,6 +16,7 @@ export function statusDocument(state: RelayState, version: string): Record<strin
     reason: readiness.reason,
     slot: state.slotName,
     publication: state.publicationName,
+    delivery: state.delivery,
     confirmedLsn: state.confirmedLsn === undefined ? null : formatLsn(state.confirmedLsn),
     lagBytes: state.slot?.lagBytes ?? null,
     retainedWalBytes: state.slot?.retainedBytes ?? null,

@@ -33,6 +33,8 @@ export interface SessionView {
  */
 export class RelayState {
   role: Role = 'starting';
+  /** DELIVERY_GUARANTEE, as configured. */
+  delivery: 'at-least-once' | 'exactly-once' = 'at-least-once';
   session: SessionView | undefined;
   /** Confirmed position of the last session (kept across reconnects). */
   lastConfirmedLsn: Lsn | undefined;

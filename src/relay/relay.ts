@@ -7,30 +7,18 @@ import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError } from '../errors';
 import { formatLsn } from '../replication/lsn';
 import { preflight, type SlotState } from '../replication/preflight';
-import { ReplicationStream } from '../replication/replication-stream';
 import { backoffDelay, retryUntil, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
-import { outboxLayout, preflightOptions, recordMapper } from './wiring';
+import { preflightOptions, recordMapper } from './wiring';
 import { AtLeastOnceDelivery } from '../delivery/at-least-once';
-import type { Delivery, DeliveryCallbacks, EventSink } from '../delivery/delivery';
+import type { Delivery, DeliveryCallbacks } from '../delivery/delivery';
 import { ExactlyOnceDelivery } from '../delivery/exactly-once';
 import { Interrupts, type Interrupt } from './interrupts';
-import { StreamSession, type EventToken } from './session';
-import { SessionMonitor } from './session-monitor';
+import type { EventToken } from './session';
+import { ActiveSession } from './active-session';
 import { Heartbeat } from '../ops/heartbeat';
 import type { RelayOps } from '../ops/relay-ops';
 import type { RecordMapper } from '../kafka/record-mapper';
-
-/** How long the Kafka probe behind readiness waits for a metadata answer. */
-const KAFKA_PROBE_TIMEOUT_MS = 5_000;
-
-/** A session that holds the slot: what ending it has to close. */
-interface ActiveSession {
-  session: StreamSession;
-  stream?: ReplicationStream;
-  sink?: EventSink<EventToken>;
-  monitor?: SessionMonitor;
-}
 
 /**
  * The relay's lifecycle: start-up checks, one streaming session at a time (reconnecting with
@@ -158,88 +146,32 @@ export class Relay {
     }
   }
 
-  /**
-   * Takes the slot and starts streaming: preflight, the replication stream (held until the sink
-   * is ready), the delivery's session (exactly-once: fencing and the published position), then
-   * the session's timers.
-   */
+  /** Preflight, then a session that holds the slot and streams (see ActiveSession.open). */
   private async openSession(standby: boolean): Promise<ActiveSession> {
     const slot = await this.preflight(false);
-    const log = this.log.child({ module: 'stream' });
-    const { config, ops } = this;
-    const timers: { monitor?: SessionMonitor } = {};
-    const session = new StreamSession(
-      slot.confirmedFlushLsn,
+    const active = await ActiveSession.open(
       {
-        table: config.outboxTable,
-        layout: outboxLayout(config),
-        maxInFlightEvents: config.maxInFlightEvents,
-        maxInFlightBytes: config.maxInFlightBytes,
-        onInvalidEvent: config.onInvalidEvent,
-        deadLetterTopic: config.deadLetterTopic,
-        maxRecordBytes: config.kafkaMaxRecordBytes,
-        messagePrefix: config.messagePrefix,
-        onHeartbeat: (content) => timers.monitor?.onHeartbeat(content),
-        onDeadLetter: (reason) => ops.metrics.deadLetters.inc({ reason }),
-      },
-      this.records,
-      log,
-    );
-    const active: ActiveSession = { session };
-    try {
-      active.stream = await ReplicationStream.start(
-        {
-          databaseUrl: config.databaseUrl,
-          slotName: config.slotName,
-          publicationName: config.publicationName,
-          messages: true,
+        config: this.config,
+        log: this.log,
+        ops: this.ops,
+        delivery: this.delivery,
+        heartbeat: this.heartbeat,
+        records: this.records,
+        interrupt: (interrupt) => this.interrupt(interrupt),
+        withSql: (fn) => this.withSql(fn),
+        onDeliveryOpened: (published) => {
+          if (
+            this.delivery.guarantee === 'exactly-once' &&
+            published === undefined &&
+            this.slotExisted
+          )
+            this.warnNoPosition();
         },
-        session,
-        log,
-      );
-      session.hold();
-      this.watchStream(active.stream, session);
-      const { sink, published } = await this.delivery.openSession();
-      active.sink = sink;
-      if (this.delivery.guarantee === 'exactly-once' && published === undefined && this.slotExisted)
-        this.warnNoPosition();
-      session.start(sink, published);
-    } catch (err) {
-      await this.closeSession(active);
-      throw err;
-    }
-    session.sendStatus(true);
-    this.log.info(
-      {
-        slot: config.slotName,
-        publication: config.publicationName,
-        startLsn: formatLsn(slot.confirmedFlushLsn),
-        delivery: this.delivery.guarantee,
-        tookOver: standby,
       },
-      standby ? 'slot is free: this instance is now active and streaming' : 'streaming',
+      slot,
+      standby,
     );
     this.streamedOnce = true;
-    const { state } = ops;
-    state.role = 'active';
-    state.session = session;
-    state.stalled = false;
-    this.heartbeat.reset();
-    const monitor = new SessionMonitor(
-      {
-        config,
-        log,
-        state,
-        metrics: ops.metrics,
-        heartbeat: this.heartbeat,
-        withSql: (fn) => this.withSql(fn),
-        probeKafka: () => this.delivery.probe(KAFKA_PROBE_TIMEOUT_MS),
-        interrupt: (interrupt) => this.interrupt(interrupt),
-      },
-      session,
-    );
-    active.monitor = timers.monitor = monitor;
-    monitor.start();
     return active;
   }
 
@@ -251,44 +183,20 @@ export class Relay {
     );
   }
 
-  /** Turns the session's and the stream's ends into interrupts for the loop. */
-  private watchStream(stream: ReplicationStream, session: StreamSession): void {
-    session.onFailure((error) =>
-      this.interrupt({ kind: error.retriable ? 'session' : 'fatal', error }),
-    );
-    stream.finished.then(
-      () =>
-        this.interrupt({
-          kind: 'session',
-          error: new RelayError('REPLICATION_LOST', 'the server ended the replication stream', {
-            retriable: true,
-          }),
-        }),
-      (error: unknown) =>
-        this.interrupt({
-          kind: isRelayError(error) && !error.retriable ? 'fatal' : 'session',
-          error: isRelayError(error)
-            ? error
-            : new RelayError('REPLICATION_LOST', describeError(error), {
-                retriable: true,
-                cause: error,
-              }),
-        }),
-    );
-  }
-
   /** A stop drains and returns; a failure first publishes what was read (if it can), then throws. */
   private async endOnInterrupt(interrupt: Interrupt, active: ActiveSession): Promise<void> {
-    if (interrupt.kind === 'stop') return this.drain(active);
-    if (interrupt.kind === 'fatal' && active.sink?.isStopped === false) {
+    if (interrupt.kind === 'stop') return active.drain();
+    if (interrupt.kind === 'fatal' && !active.sinkStopped) {
       // Publish (and confirm) what was read before the failure, so a restart repeats as little
       // as possible; nothing after it is confirmed.
-      await this.drain(active).catch((err: unknown) =>
-        this.log.warn(
-          { err: describeError(err) },
-          'could not finish in-flight events before exiting',
-        ),
-      );
+      await active
+        .drain()
+        .catch((err: unknown) =>
+          this.log.warn(
+            { err: describeError(err) },
+            'could not finish in-flight events before exiting',
+          ),
+        );
     }
     throw interrupt.error;
   }
@@ -344,51 +252,9 @@ export class Relay {
     await sleep(delayMs, this.stopSignal.signal);
   }
 
-  /** Ends a session: timers, late acknowledgements, the sink's unsent work, the stream. */
   private async closeSession(active: ActiveSession | undefined): Promise<void> {
-    if (active === undefined) return;
-    const { session, stream, sink, monitor } = active;
-    monitor?.stop();
-    const { state } = this.ops;
-    state.lastConfirmedLsn = session.confirmed;
-    if (state.session === session) state.session = undefined;
-    session.end();
-    if (sink !== undefined) await this.delivery.closeSession();
-    await stream?.close();
+    await active?.close();
     this.interrupts.clear();
-  }
-
-  /** Shutdown: stop reading, wait (bounded) for Kafka to acknowledge what is in flight, confirm. */
-  private async drain({ session, sink }: ActiveSession): Promise<void> {
-    session.stopReading();
-    const pending = session.inFlight.events;
-    this.log.info(
-      { inFlight: pending, timeoutMs: this.config.shutdownTimeoutMs },
-      'stopping: waiting for in-flight events',
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      (sink?.whenIdle() ?? Promise.resolve()).then(() => true),
-      new Promise<boolean>(
-        (resolve) => (timer = setTimeout(() => resolve(false), this.config.shutdownTimeoutMs)),
-      ),
-    ]);
-    clearTimeout(timer);
-    session.sendStatus(true);
-    this.log.info({ confirmedLsn: formatLsn(session.confirmed) }, 'final position confirmed');
-    if (drained && sink?.isStopped === true && session.inFlight.events > 0) {
-      // The sink gave up (a failed Kafka commit, a fatal send error) instead of draining.
-      throw new RelayError(
-        'SHUTDOWN_INCOMPLETE',
-        `shutdown could not publish ${session.inFlight.events} events: Kafka failed while stopping (see the error above); they were not confirmed and will be published again on the next start`,
-      );
-    }
-    if (!drained) {
-      throw new RelayError(
-        'SHUTDOWN_TIMEOUT',
-        `shutdown timed out after ${this.config.shutdownTimeoutMs} ms with ${session.inFlight.events} events not acknowledged by Kafka; they were not confirmed and will be published again on the next start`,
-      );
-    }
   }
 
   private interrupt(interrupt: Interrupt): void {

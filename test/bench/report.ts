@@ -15,6 +15,8 @@ export interface ThroughputRow {
   relayRssBytes: number;
   /** DELIVERY_GUARANTEE=exactly-once on the same WAL, read back with read_committed (events/s) */
   relayExactlyOnce?: number;
+  /** exactly-once, from its start of streaming to the slot confirming the last commit */
+  relayExactlyOnceConfirmed?: number;
   relayExactlyOnceRssBytes?: number;
   debezium?: number;
   debeziumRssBytes?: number;

@@ -171,7 +171,7 @@ async function main(): Promise<void> {
       });
       const eosEps = plan.events / (eos.last - eos.first);
       say(
-        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once; confirmed: ${(plan.events / (eos.confirmedAt - eos.streamingAt)).toFixed(0)}/s), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
       );
 
       const produceS = await produceSeconds(
@@ -196,6 +196,7 @@ async function main(): Promise<void> {
         relayConfirmed: plan.events / (confirmedAt - streamingAt),
         relayRssBytes,
         relayExactlyOnce: eosEps,
+        relayExactlyOnceConfirmed: plan.events / (eos.confirmedAt - eos.streamingAt),
         relayExactlyOnceRssBytes: eos.peakRssBytes,
       };
       if (dbzHome !== undefined && dbzSlot !== undefined) {
@@ -334,23 +335,10 @@ async function main(): Promise<void> {
         plan.bigTransactionRows,
         plan.aggregates,
       );
-      const catchUp = await relayCatchUp({
-        pg,
-        kafka,
-        table: name,
-        slot: bench.slots[0]!,
-        endLsn,
-        timeoutMs: TIMEOUT_MS,
-      });
-      const eos = await relayCatchUp({
-        pg,
-        kafka,
-        table: name,
-        slot: bench.slots[1]!,
-        endLsn,
-        timeoutMs: TIMEOUT_MS,
-        env: exactlyOnceEnv(name),
-      });
+      const run = (slot: string, env?: Record<string, string>) =>
+        relayCatchUp({ pg, kafka, table: name, slot, endLsn, timeoutMs: TIMEOUT_MS, env });
+      const catchUp = await run(bench.slots[0]!);
+      const eos = await run(bench.slots[1]!, exactlyOnceEnv(name));
       bigTransaction = {
         rows: plan.bigTransactionRows,
         relayRssBytes: catchUp.peakRssBytes,
