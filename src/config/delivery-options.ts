@@ -30,7 +30,7 @@ export const DELIVERY_OPTIONS = {
     env: 'KAFKA_TRANSACTIONAL_ID',
     group: 'Delivery',
     description:
-      'Exactly-once: the transactional id. Every instance of one slot (active and standbys) must share it, so the instance that takes the slot over fences the one before it; different slots need different ids.',
+      'Exactly-once: prefix of the two transactional ids the relay takes turns on (`<prefix>.0`, `<prefix>.1`). Every instance of one slot (active and standbys) must share it, so the instance that takes the slot over fences the one before it; different slots need different prefixes.',
     parse: parseTransactionalId,
     default: undefined,
     defaultText: '`outbox-relay.<SLOT_NAME>`',

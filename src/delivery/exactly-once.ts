@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import { logLevel, Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { logLevel, Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaLogTap } from '../logger';
 import type { Config } from '../config/load';
 import { describeError, RelayError } from '../errors';
+import { cacheTransactionCoordinators } from '../kafka/coordinator-cache';
 import { kafkaErrorType } from '../kafka/errors';
 import {
   ensurePositionTopic,
@@ -12,7 +13,11 @@ import {
 } from '../kafka/position-topic';
 import { probeCluster } from '../kafka/probe';
 import { TopicCreator } from '../kafka/topics';
-import { isFenced, TransactionalPublisher } from '../kafka/transactional-publisher';
+import {
+  isFenced,
+  TransactionalPublisher,
+  type TransactionLane,
+} from '../kafka/transactional-publisher';
 import { formatLsn } from '../replication/lsn';
 import type { RelayMetrics } from '../ops/metrics';
 import { BATCH_MAX_BYTES, connectError } from './at-least-once';
@@ -23,24 +28,30 @@ const POSITION_READ_TIMEOUT_MS = 30_000;
 /** How long aborting the open transaction of an ending session may take. */
 const ABORT_TIMEOUT_MS = 5_000;
 
-/** The transactional id: configured, or one per slot, shared by the slot's standbys. */
-export function transactionalId(config: Config): string {
-  return config.kafkaTransactionalId ?? `outbox-relay.${config.slotName}`;
+/**
+ * The transactional ids: `<KAFKA_TRANSACTIONAL_ID>.0` and `.1` (default prefix
+ * `outbox-relay.<SLOT_NAME>`), the same for every instance of the slot, so whichever takes the
+ * slot over fences both of the instance before it.
+ */
+export function transactionalIds(config: Config): string[] {
+  const prefix = config.kafkaTransactionalId ?? `outbox-relay.${config.slotName}`;
+  return [`${prefix}.0`, `${prefix}.1`];
 }
 
 /**
- * Exactly-once: each session gets a new transactional producer. Initialising it fences every
- * older producer with the same transactional id (a crashed or frozen instance) and aborts its
- * open transaction; only then is the position topic read with read_committed, so the position
- * returned is final. Events and the position are committed together; a failed commit or a fenced
- * producer ends the session and its producer is never used again.
+ * Exactly-once: each session gets new transactional producers, one per transactional id (two
+ * lanes that take turns, see TransactionalPublisher). Initialising them fences every older
+ * producer with those ids (a crashed or frozen instance) and aborts its open transactions; only
+ * then is the position topic read with read_committed, so the position returned is final. Events
+ * and the position are committed together; a failed commit or a fenced producer ends the session
+ * and its producers are never used again.
  */
 export class ExactlyOnceDelivery<T> implements Delivery<T> {
   readonly guarantee = 'exactly-once';
   private readonly admin: Admin;
   private readonly topics: TopicCreator;
   private readonly positionTopic: PositionTopicOptions;
-  private producer: Producer | undefined;
+  private lanes: TransactionLane[] = [];
   private publisher: TransactionalPublisher<T> | undefined;
   private readonly writer = `${hostname()}/${process.pid}`;
 
@@ -52,6 +63,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
     private readonly log: Logger,
     private readonly kafkaLogs?: KafkaLogTap,
   ) {
+    cacheTransactionCoordinators();
     this.admin = kafka.admin();
     this.topics = new TopicCreator(
       this.admin,
@@ -76,33 +88,9 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
   }
 
   async openSession(): Promise<OpenedSession<T>> {
-    const id = transactionalId(this.config);
-    const producer = this.kafka.producer({
-      transactionalId: id,
-      transactionTimeout: this.config.kafkaTransactionTimeoutMs,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      // Right after a commit the next transaction's first request may get CONCURRENT_TRANSACTIONS
-      // while the broker writes the markers (a few ms). kafkajs' default first retry (300 ms) is
-      // paid by every back-to-back transaction; measured on one local broker, 1-record
-      // transactions started 1 ms apart, p50 / p90 per transaction: first retry 20 ms 2.7-6.3 /
-      // 7.5-31 ms, 5 ms 2.0-3.7 / 4.3-9.6 ms. Eight retries still wait ~1.3 s for a coordinator.
-      retry: { retries: 8, initialRetryTime: 5, maxRetryTime: 1_000 },
-    });
-    this.producer = producer;
-    let transaction;
-    try {
-      await producer.connect();
-      // The first transaction initialises the producer id of the transactional id: this fences
-      // older producers and ends their open transaction before the position is read.
-      transaction = await producer.transaction();
-    } catch (err) {
-      await producer.disconnect().catch(() => undefined);
-      this.producer = undefined;
-      throw initError(err, id, this.config, await this.coordinatorRefusal(err, id));
-    }
+    // Every lane is initialised (fencing older producers of its id and ending their open
+    // transactions) before the position is read.
+    for (const id of transactionalIds(this.config)) this.lanes.push(await this.openLane(id));
     const published = await readPosition(
       this.kafka,
       this.admin,
@@ -115,7 +103,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
     });
     this.log.info(
       {
-        transactionalId: id,
+        transactionalIds: transactionalIds(this.config),
         positionTopic: this.config.positionTopic,
         publishedLsn: published === undefined ? null : formatLsn(published.lsn),
         partial:
@@ -132,8 +120,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
     );
     const half = (n: number) => Math.max(Math.floor(n / 2), 1);
     this.publisher = new TransactionalPublisher<T>(
-      producer,
-      transaction,
+      this.lanes,
       this.topics,
       published,
       {
@@ -159,6 +146,34 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
       this.log.child({ module: 'transactions' }),
     );
     return { sink: this.publisher, published };
+  }
+
+  /** A transactional producer for `id`, initialised, with its first transaction begun. */
+  private async openLane(id: string): Promise<TransactionLane> {
+    const producer = this.kafka.producer({
+      transactionalId: id,
+      transactionTimeout: this.config.kafkaTransactionTimeoutMs,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Right after a commit the next transaction's first request may get CONCURRENT_TRANSACTIONS
+      // while the broker writes the markers. kafkajs' default first retry (300 ms) is paid by
+      // every back-to-back transaction; measured on one local broker, 1-record transactions
+      // started 1 ms apart, p50 / p90 per transaction: first retry 20 ms 2.7-6.3 / 7.5-31 ms,
+      // 5 ms 2.0-3.7 / 4.3-9.6 ms. Eight retries still wait ~1.3 s for a coordinator.
+      retry: { retries: 8, initialRetryTime: 5, maxRetryTime: 1_000 },
+    });
+    try {
+      await producer.connect();
+      // The first transaction initialises the producer id of the transactional id: this fences
+      // older producers and ends their open transaction.
+      return { producer, transaction: await producer.transaction() };
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      await this.closeSession();
+      throw initError(err, id, this.config, await this.coordinatorRefusal(err, id));
+    }
   }
 
   /**
@@ -195,11 +210,11 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
   }
 
   async closeSession(): Promise<void> {
-    const { publisher, producer } = this;
+    const { publisher, lanes } = this;
     this.publisher = undefined;
-    this.producer = undefined;
+    this.lanes = [];
     await publisher?.close(ABORT_TIMEOUT_MS);
-    await producer?.disconnect().catch(() => undefined);
+    await Promise.all(lanes.map((lane) => lane.producer.disconnect().catch(() => undefined)));
   }
 
   get isFailing(): boolean {
@@ -218,7 +233,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
   private fenced(error: RelayError): void {
     this.metrics.fenced.inc();
     this.log.warn(
-      { transactionalId: transactionalId(this.config), code: error.code },
+      { transactionalIds: transactionalIds(this.config), code: error.code },
       error.message,
     );
   }

@@ -44,14 +44,23 @@ type Entry<T> =
 /** Broker answers that mean another producer with our transactional id has taken over. */
 const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_NOT_FOUND']);
 
+/** A transactional producer and the transaction it has open (initialised, nothing sent yet). */
+export interface TransactionLane {
+  producer: Producer;
+  transaction: Transaction | undefined;
+}
+
 /**
  * Exactly-once publishing for one streaming session. Events go out in Kafka transactions that
  * end on WAL-transaction boundaries and carry, as their last record, the slot's position in the
  * position topic; a WAL transaction that grows past the split bound is spread over several Kafka
  * transactions, each recording how many of its events are out. A transaction commits when
- * nothing more is ready to send, or after `intervalMs`. Any failure stops the publisher: a
+ * nothing more is ready to send, after `intervalMs`, or at the split bound. Transactions run one
+ * after the other, taking turns on the lanes (producers): after a commit the broker still writes
+ * the transaction's markers, and the same producer's next transaction waits for that
+ * (CONCURRENT_TRANSACTIONS); the other lane does not. Any failure stops the publisher: a
  * producer whose commit failed, or that was fenced, is never used again (the session starts over
- * with a new producer and the position read back from Kafka).
+ * with new producers and the position read back from Kafka).
  */
 export class TransactionalPublisher<T> {
   private queue: Array<Entry<T>> = [];
@@ -63,20 +72,18 @@ export class TransactionalPublisher<T> {
   private tailBytes = 0;
   private sending = false;
   private stopped = false;
-  private transaction: Transaction | undefined;
+  private next = 0;
   private readonly positions: PositionBuilder;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly producer: Producer,
-    firstTransaction: Transaction,
+    private readonly lanes: TransactionLane[],
     private readonly topics: TopicCreator,
     start: PublishedPosition | undefined,
     private readonly options: TransactionalOptions,
     private readonly callbacks: TransactionalCallbacks<T>,
     private readonly log: Logger,
   ) {
-    this.transaction = firstTransaction;
     this.positions = new PositionBuilder(start);
   }
 
@@ -119,12 +126,15 @@ export class TransactionalPublisher<T> {
   async close(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.wakeIdle();
-    const transaction = this.transaction;
-    this.transaction = undefined;
-    if (transaction === undefined || !transaction.isActive() || this.sending) return;
+    if (this.sending) return;
+    const open = this.lanes.flatMap((lane) => {
+      const { transaction } = lane;
+      lane.transaction = undefined;
+      return transaction !== undefined && transaction.isActive() ? [transaction] : [];
+    });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      transaction.abort().catch((err: unknown) => this.fail(err)),
+      Promise.all(open.map((t) => t.abort().catch((err: unknown) => this.fail(err)))),
       new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
     clearTimeout(timer);
@@ -152,8 +162,10 @@ export class TransactionalPublisher<T> {
   }
 
   private async runTransaction(): Promise<void> {
-    const transaction = this.transaction ?? (await this.producer.transaction());
-    this.transaction = transaction;
+    const lane = this.lanes[this.next]!;
+    this.next = (this.next + 1) % this.lanes.length;
+    const transaction = lane.transaction ?? (await lane.producer.transaction());
+    lane.transaction = transaction;
     const started = Date.now();
     const tokens: T[] = [];
     let finishing = false;
@@ -185,7 +197,7 @@ export class TransactionalPublisher<T> {
       if (last) break;
     }
     await transaction.commit();
-    this.transaction = undefined;
+    lane.transaction = undefined;
     this.callbacks.onCommitted(tokens, { durationMs: Date.now() - started });
   }
 

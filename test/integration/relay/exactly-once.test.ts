@@ -99,60 +99,69 @@ describe('relay: exactly-once delivery', () => {
     // Phase 1: writers, SIGKILLs at random moments, a broker crash, and one huge transaction.
     // Writers go on until the faults of their phase are done.
     let stopWriting = false;
-    const phase1 = writers(names, { durationMs: 180_000, stopWhen: () => stopWriting });
-    for (let i = 0; i < 3; i++, kills++) {
-      await pause();
-      await restart();
-    }
-    await kafka.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1_500));
-    await kafka.start();
-    await relay.waitForLog(
-      (l) => l.code === 'KAFKA_TRANSACTION' || /reconnecting/.test(l.msg),
-      'a Kafka failure seen',
-    );
-    // Kill while the huge transaction is half published: as soon as the position topic says so.
-    const positions = await watchPositions([kafka.brokers], `${names.topicPrefix}.positions`);
+    const writing: Array<Promise<number>> = [];
     try {
-      await withSql(pg.url, (sql) =>
-        sql.query(
-          `with v as (update ${versionTable(names.table)} set v = v + 100000 where id = 'agg-1' returning v - 100000 as base)
+      const phase1 = writers(names, { durationMs: 180_000, stopWhen: () => stopWriting });
+      writing.push(phase1);
+      for (let i = 0; i < 3; i++, kills++) {
+        await pause();
+        await restart();
+      }
+      await kafka.stop('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1_500));
+      await kafka.start();
+      await relay.waitForLog(
+        (l) => l.code === 'KAFKA_TRANSACTION' || /reconnecting/.test(l.msg),
+        'a Kafka failure seen',
+      );
+      // Kill while the huge transaction is half published: as soon as the position topic says so.
+      const positions = await watchPositions([kafka.brokers], `${names.topicPrefix}.positions`);
+      try {
+        await withSql(pg.url, (sql) =>
+          sql.query(
+            `with v as (update ${versionTable(names.table)} set v = v + 100000 where id = 'agg-1' returning v - 100000 as base)
            insert into ${names.table} (id, aggregatetype, aggregateid, type, payload)
            select gen_random_uuid(), 'account', 'agg-1', 'Changed', jsonb_build_object('aggregate', 'agg-1', 'v', v.base + g)
              from v, generate_series(1, 100000) g order by g`,
-        ),
-      );
-      await waitFor(() => positions.partialSeen, {
-        timeoutMs: 60_000,
-        intervalMs: 5,
-        description: 'a position inside the huge transaction',
-      });
-    } finally {
-      await positions.stop();
-    }
-    await restart();
-    kills++;
-    const resumed = await startLog(relay);
-    // The restarted relay resumed inside the split transaction, skipping what was committed.
-    expect(typeof (resumed.partial as { events?: unknown } | null)?.events).toBe('number');
-    for (let i = 0; i < 2; i++, kills++) {
-      await pause();
+          ),
+        );
+        await waitFor(() => positions.partialSeen, {
+          timeoutMs: 60_000,
+          intervalMs: 5,
+          description: 'a position inside the huge transaction',
+        });
+      } finally {
+        await positions.stop();
+      }
       await restart();
-    }
-    stopWriting = true;
-    await phase1;
+      kills++;
+      const resumed = await startLog(relay);
+      // The restarted relay resumed inside the split transaction, skipping what was committed.
+      expect(typeof (resumed.partial as { events?: unknown } | null)?.events).toBe('number');
+      for (let i = 0; i < 2; i++, kills++) {
+        await pause();
+        await restart();
+      }
+      stopWriting = true;
+      await phase1;
 
-    // Phase 2: a database crash (immediate stop), then more writers and SIGKILLs.
-    await pg.restart('immediate');
-    await relay.waitForLog((l) => /reconnecting/.test(l.msg), 'a reconnect after the restart');
-    stopWriting = false;
-    const phase2 = writers(names, { durationMs: 180_000, stopWhen: () => stopWriting });
-    for (let i = 0; i < 5; i++, kills++) {
-      await pause();
-      await restart();
+      // Phase 2: a database crash (immediate stop), then more writers and SIGKILLs.
+      await pg.restart('immediate');
+      await relay.waitForLog((l) => /reconnecting/.test(l.msg), 'a reconnect after the restart');
+      stopWriting = false;
+      const phase2 = writers(names, { durationMs: 180_000, stopWhen: () => stopWriting });
+      writing.push(phase2);
+      for (let i = 0; i < 5; i++, kills++) {
+        await pause();
+        await restart();
+      }
+      stopWriting = true;
+      await phase2;
+    } finally {
+      // A failed assertion must not leave writers running into the database's removal.
+      stopWriting = true;
+      await Promise.allSettled(writing);
     }
-    stopWriting = true;
-    await phase2;
 
     try {
       const events = await withSql(pg.url, (sql) => committedEvents(sql, names.table));
@@ -181,11 +190,12 @@ describe('relay: exactly-once delivery', () => {
     const active = new RelayProcess(relayEnv);
     await active.waitUntilStreaming();
     const standby = new RelayProcess(relayEnv);
+    let stopWriting = false;
+    let writing: Promise<number> | undefined;
     try {
       await standby.waitForLog((l) => /waiting as a standby/.test(l.msg), 'the standby');
       // Writers go on through the freeze, the takeover and the wake-up.
-      let stopWriting = false;
-      const writing = writers(names, {
+      writing = writers(names, {
         writers: 2,
         aggregates: 100,
         durationMs: 180_000,
@@ -223,6 +233,9 @@ describe('relay: exactly-once delivery', () => {
         description: 'the fenced instance waiting as a standby',
       });
     } finally {
+      stopWriting = true;
+      await writing?.catch(() => undefined);
+      active.kill('SIGCONT'); // in case the test failed while it was frozen
       expect(await standby.stop()).toBe(0);
       expect(await active.stop()).toBe(0);
     }

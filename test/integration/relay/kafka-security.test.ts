@@ -263,7 +263,7 @@ describe('relay: Kafka TLS, SASL and least-privilege ACLs', () => {
       const fatal = refused.logs.find((l) => l.level === 'fatal');
       expect(fatal?.code).toBe('KAFKA_AUTHORIZATION');
       expect(fatal?.msg).toContain(
-        `Kafka refused the transactional id outbox-relay.${names.slot} (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)`,
+        `Kafka refused the transactional id outbox-relay.${names.slot}.0 (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)`,
       );
       expect(fatal?.msg).toContain('Write and Describe on the transactional id');
 

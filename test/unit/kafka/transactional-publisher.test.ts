@@ -55,14 +55,19 @@ const record = (i: number): KafkaRecord => ({
   timestamp: '0',
 });
 
-async function setup(splitEvents = 100, intervalMs = 60_000) {
-  const producer = new FakeProducer();
+async function setup(splitEvents = 100, intervalMs = 60_000, lanes = 1) {
+  const fakes = Array.from({ length: lanes }, () => new FakeProducer());
+  const producer = fakes[0]!;
   const acked: number[][] = [];
   const failures: RelayError[] = [];
   const fenced: RelayError[] = [];
   const publisher = new TransactionalPublisher<number>(
-    producer as unknown as Producer,
-    await producer.transaction(),
+    await Promise.all(
+      fakes.map(async (fake) => ({
+        producer: fake as unknown as Producer,
+        transaction: await fake.transaction(),
+      })),
+    ),
     { ensure: () => Promise.resolve() } as unknown as TopicCreator,
     undefined,
     {
@@ -82,15 +87,17 @@ async function setup(splitEvents = 100, intervalMs = 60_000) {
     },
     pino({ level: 'silent' }),
   );
-  return { producer, publisher, acked, failures, fenced };
+  return { producer, fakes, publisher, acked, failures, fenced };
 }
 
+/** The position each committed transaction records: its last position record. */
 const positions = (producer: FakeProducer) =>
-  producer.transactions.flatMap((t) =>
-    t.sent
-      .filter((s) => s.topic === 'positions')
-      .map((s) => JSON.parse(s.value) as Record<string, unknown>),
-  );
+  producer.transactions.flatMap((t) => {
+    const last = t.sent.filter((s) => s.topic === 'positions').at(-1);
+    return t.ended === 'commit' && last !== undefined
+      ? [JSON.parse(last.value) as Record<string, unknown>]
+      : [];
+  });
 
 describe('TransactionalPublisher', () => {
   it('canCommitOnlyWholeWalTransactionsWithThePositionAsTheLastRecord', async () => {
@@ -103,6 +110,7 @@ describe('TransactionalPublisher', () => {
     await publisher.whenIdle();
     const [txn] = producer.transactions;
     expect(txn!.ended).toBe('commit');
+    // Two requests (three events each at most); the position is the transaction's last record.
     expect(txn!.sent.map((s) => s.topic)).toEqual([
       ...Array.from({ length: 5 }, () => 'events'),
       'positions',
@@ -150,6 +158,25 @@ describe('TransactionalPublisher', () => {
     expect(positions(producer).at(-1)).toMatchObject({ lsn: '0/280', partialCommitLsn: null });
     expect(acked.flat()).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(producer.transactions.filter((t) => t.ended === 'commit').length).toBeGreaterThan(1);
+  });
+
+  it('canTakeTurnsOnTwoProducersCommittingInOrder', async () => {
+    // The commit interval is over at once: each WAL transaction gets its own Kafka transaction.
+    const { fakes, publisher, acked } = await setup(100, 0, 2);
+    for (let t = 0; t < 4; t++) {
+      publisher.enqueue(record(t), 10, t, { commitLsn: BigInt(0x100 * (t + 1)), index: 0 });
+      publisher.transactionEnded(BigInt(0x100 * (t + 1) + 0x80), 1n);
+      await publisher.whenIdle();
+    }
+    const committed = fakes.map((f) => f.transactions.filter((t) => t.ended === 'commit'));
+    expect(committed.map((c) => c.length)).toEqual([2, 2]);
+    const lsns = (i: number) =>
+      committed[i]!.flatMap((t) => t.sent.filter((m) => m.topic === 'positions')).map(
+        (m) => (JSON.parse(m.value) as { lsn: string }).lsn,
+      );
+    expect(lsns(0)).toEqual(['0/180', '0/380']);
+    expect(lsns(1)).toEqual(['0/280', '0/480']);
+    expect(acked).toEqual([[0], [1], [2], [3]]);
   });
 
   it('failsOnAFencedCommitWithoutAcknowledgingAndNeverSendsAgain', async () => {
