@@ -115,8 +115,8 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
               },
       },
       published === undefined
-        ? 'exactly-once: producer initialised; no published position for this slot yet'
-        : 'exactly-once: producer initialised; events up to the published position are skipped',
+        ? 'exactly-once: producers initialised; no published position for this slot yet'
+        : 'exactly-once: producers initialised; events up to the published position are skipped',
     );
     const half = (n: number) => Math.max(Math.floor(n / 2), 1);
     this.publisher = new TransactionalPublisher<T>(

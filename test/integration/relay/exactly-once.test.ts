@@ -76,7 +76,7 @@ describe('relay: exactly-once delivery', () => {
   };
 
   const startLog = (relay: RelayProcess): Promise<LogLine> =>
-    relay.waitForLog((l) => /^exactly-once: producer initialised/.test(l.msg), 'producer init');
+    relay.waitForLog((l) => /^exactly-once: producers initialised/.test(l.msg), 'producer init');
 
   it('shows a read_committed consumer every event once, in order, across 11 SIGKILLs (one inside a split transaction), a broker restart and a database restart', async () => {
     const names = outboxNames('eos_crash');
