@@ -100,9 +100,9 @@ export class KafkaPublisher<T> {
     return dropped;
   }
 
-  /** Resolves when nothing is queued or in flight. */
+  /** Resolves when nothing is queued or in flight, or once stopped (nothing more will go out). */
   whenIdle(): Promise<void> {
-    if (!this.sending && this.queue.length === 0) return Promise.resolve();
+    if (this.stopped || (!this.sending && this.queue.length === 0)) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
