@@ -6,7 +6,8 @@ export type Interrupt =
 
 /**
  * Hands the next interrupt to the session loop, whether it arrives before or while the loop
- * waits. A later stop or fatal error replaces a pending 'session' one; never the reverse.
+ * waits. A later stop or fatal error replaces a pending 'session' one, never the reverse, and
+ * nothing replaces a pending fatal error: a fatal error wins over a stop request.
  */
 export class Interrupts {
   private wake: ((interrupt: Interrupt) => void) | undefined;
@@ -17,7 +18,10 @@ export class Interrupts {
       const wake = this.wake;
       this.wake = undefined;
       wake(interrupt);
-    } else if (this.pending === undefined || interrupt.kind !== 'session') {
+    } else if (
+      this.pending?.kind !== 'fatal' &&
+      (this.pending === undefined || interrupt.kind !== 'session')
+    ) {
       this.pending = interrupt;
     }
   }
@@ -29,6 +33,17 @@ export class Interrupts {
       return Promise.resolve(pending);
     }
     return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  /**
+   * Takes a pending fatal error, for a loop that ended without waiting again (a stop during a
+   * reconnect backoff): the error must still reach the exit code.
+   */
+  takeFatal(): RelayError | undefined {
+    if (this.pending?.kind !== 'fatal') return undefined;
+    const { error } = this.pending;
+    this.pending = undefined;
+    return error;
   }
 
   /**

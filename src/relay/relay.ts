@@ -93,6 +93,13 @@ export class Relay {
       this.ops.state.kafkaReachable = true;
       this.ops.state.kafkaFailing = () => this.delivery.isFailing;
       await this.streamUntilStopped();
+      // A fatal error that arrived while no session was waiting (e.g. during a reconnect backoff
+      // that a stop request cut short) still ends the relay as a failure.
+      const fatal = this.interrupts.takeFatal();
+      if (fatal !== undefined) {
+        this.ops.error(fatal);
+        throw fatal;
+      }
     } finally {
       // A half-open producer keeps sockets (and the process) alive: always close.
       await this.delivery.disconnect();
@@ -120,9 +127,8 @@ export class Relay {
         active = await this.openSession(standby);
         standby = false;
         attempt = 0;
-        const interrupt = this.stopping
-          ? ({ kind: 'stop' } as const)
-          : await this.interrupts.next();
+        // A stop request is pending (or replaced by a fatal error, which wins).
+        const interrupt = await this.interrupts.next();
         await this.endOnInterrupt(interrupt, active);
         return;
       } catch (err) {
@@ -206,11 +212,14 @@ export class Relay {
    * instance holds the slot), or the error to retry with backoff. Throws what must end the relay.
    */
   private afterError(err: unknown): 'stopped' | 'standby' | RelayError {
-    // While stopping, errors of the torn-down session are expected; a drain that timed out is
-    // not: it must reach the exit code.
+    // While stopping, retriable errors of the torn-down session are expected; a fatal error or a
+    // drain that did not finish is not: it must reach the exit code.
     if (this.stopping) {
-      if (isRelayError(err, 'SHUTDOWN_TIMEOUT') || isRelayError(err, 'SHUTDOWN_INCOMPLETE'))
+      if (isRelayError(err) && !err.retriable) {
+        if (!isRelayError(err, 'SHUTDOWN_TIMEOUT') && !isRelayError(err, 'SHUTDOWN_INCOMPLETE'))
+          this.ops.error(err);
         throw err;
+      }
       return 'stopped';
     }
     let error = isRelayError(err)

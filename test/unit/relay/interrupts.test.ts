@@ -37,4 +37,22 @@ describe('Interrupts', () => {
     interrupts.clear();
     await expect(interrupts.next()).resolves.toBe(fatal);
   });
+
+  it('lets a fatal error win over a later stop request', async () => {
+    // A fatal error during the reconnect backoff, then SIGTERM: the exit must still say fatal.
+    const interrupts = new Interrupts();
+    interrupts.push(fatal);
+    interrupts.push({ kind: 'stop' });
+    await expect(interrupts.next()).resolves.toBe(fatal);
+  });
+
+  it('canHandOverAPendingFatalErrorToALoopThatIsNoLongerWaiting', () => {
+    const interrupts = new Interrupts();
+    expect(interrupts.takeFatal()).toBeUndefined();
+    interrupts.push(lost);
+    expect(interrupts.takeFatal()).toBeUndefined();
+    interrupts.push(fatal);
+    expect(interrupts.takeFatal()).toBe(fatal.error);
+    expect(interrupts.takeFatal()).toBeUndefined();
+  });
 });
