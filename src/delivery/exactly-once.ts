@@ -217,6 +217,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
     await Promise.all(lanes.map((lane) => lane.producer.disconnect().catch(() => undefined)));
   }
 
+  /** Failing sends are not retried in place: the session restarts (and readiness says so). */
   get isFailing(): boolean {
     return false;
   }

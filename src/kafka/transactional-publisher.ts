@@ -91,11 +91,6 @@ export class TransactionalPublisher<T> {
     return this.stopped;
   }
 
-  /** Failing sends are not retried here: the session restarts instead. */
-  get isFailing(): boolean {
-    return false;
-  }
-
   enqueue(record: KafkaRecord, bytes: number, token: T, at: EventPosition): void {
     if (this.stopped) return;
     this.queue.push({ event: true, record, bytes, token, at });

@@ -182,6 +182,7 @@ export class SessionMonitor {
       {
         confirmedLsn: formatLsn(this.session.confirmed),
         eventsRead: this.session.eventsRead,
+        eventsSkipped: this.session.eventsSkipped,
         inFlight: this.session.inFlight,
       },
       'progress',

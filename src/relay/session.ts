@@ -81,7 +81,7 @@ export class StreamSession {
   private published: PublishedPosition | undefined;
   /** Messages that arrived before `start`, handled when it is called. */
   private held: ReplicationMessage[] | undefined = [];
-  /** Events skipped as already published, in this session. */
+  /** Events skipped as already on Kafka (exactly-once, after a restart), in this session. */
   eventsSkipped = 0;
   /** Events read in this session, for logs. */
   eventsRead = 0;

@@ -40,7 +40,8 @@ export async function readTopic(
     count,
     timeoutMs = 30_000,
     settleMs = 0,
-    until,
+    until: untilGiven,
+    distinctIds,
   }: {
     count: number;
     timeoutMs?: number;
@@ -48,8 +49,21 @@ export async function readTopic(
     settleMs?: number;
     /** Finish (after `settleMs`) as soon as this holds, instead of waiting for `count` records. */
     until?: (records: ConsumedRecord[]) => boolean;
+    /**
+     * Finish (after `settleMs`) once this many distinct `id` headers were read: with duplicates
+     * the record count is unknown. Overrides `until`.
+     */
+    distinctIds?: number;
   },
 ): Promise<ConsumedRecord[]> {
+  const ids = new Set<string>();
+  const until =
+    distinctIds === undefined
+      ? untilGiven
+      : (read: ConsumedRecord[]) => {
+          ids.add(read[read.length - 1]?.headers.id ?? ''); // called once per record read
+          return ids.size >= distinctIds;
+        };
   const deadline = Date.now() + timeoutMs;
   const admin = kafkaClient(brokers).admin();
   await admin.connect();

@@ -62,18 +62,13 @@ describe('relay: exactly-once delivery', () => {
     });
 
   /** Every record of the test's topic as a read_committed consumer sees it (and a bit after). */
-  const readAll = async (names: OutboxNames, expected: number) => {
-    const ids = new Set<string>();
-    return readTopic([kafka.brokers], `${names.topicPrefix}.account`, {
+  const readAll = (names: OutboxNames, expected: number) =>
+    readTopic([kafka.brokers], `${names.topicPrefix}.account`, {
       count: expected,
       timeoutMs: 90_000,
       settleMs: 3_000,
-      until: (read) => {
-        ids.add(read[read.length - 1]?.headers.id ?? '');
-        return ids.size >= expected;
-      },
+      distinctIds: expected,
     });
-  };
 
   const startLog = (relay: RelayProcess): Promise<LogLine> =>
     relay.waitForLog((l) => /^exactly-once: producers initialised/.test(l.msg), 'producer init');
