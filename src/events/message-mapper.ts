@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { formatLsn, type Lsn } from '../replication/lsn';
 import type { DomainEvent, EventSource } from './domain-event';
+import { jsonMembers } from './json-members';
 import { firstMissing, type MappedRow } from './outbox-mapper';
 
 /**
@@ -36,6 +37,14 @@ export function messageEventId(origin: string, lsn: Lsn): string {
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' && value.trim() !== '' ? value : undefined;
 
+/** An object's members as text: strings as they are, other values as the source spelled them. */
+function asText(object: object, spellings: Map<string, string>): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(object))
+    out[key] = value === null ? null : typeof value === 'string' ? value : spellings.get(key)!;
+  return out;
+}
+
 export function mapMessage(
   content: Buffer,
   lsn: Lsn,
@@ -60,14 +69,10 @@ export function mapMessage(
       },
     };
   }
-  const row: Record<string, string | null> = {};
-  for (const [key, value] of Object.entries(body))
-    row[key] =
-      value === null || value === undefined
-        ? null
-        : typeof value === 'string'
-          ? value
-          : JSON.stringify(value);
+  // Values are taken as the writer spelled them, never re-serialised: the payload reaches Kafka
+  // byte for byte as sent, exactly as a json column's bytes do in the table path.
+  const members = jsonMembers(raw);
+  const row = asText(body, members);
   const id =
     body.id === undefined || body.id === null ? messageEventId(origin, lsn) : text(body.id);
   const aggregateType = text(body.aggregateType);
@@ -90,11 +95,12 @@ export function mapMessage(
     };
   }
   const metadata: Record<string, string> = {};
-  if (body.headers !== null && typeof body.headers === 'object' && !Array.isArray(body.headers)) {
-    for (const [name, value] of Object.entries(body.headers as Record<string, unknown>)) {
-      if (value !== null && value !== undefined)
-        metadata[name] = typeof value === 'string' ? value : JSON.stringify(value);
-    }
+  const headers = body.headers;
+  if (headers !== null && typeof headers === 'object' && !Array.isArray(headers)) {
+    for (const [name, value] of Object.entries(
+      asText(headers, jsonMembers(members.get('headers')!)),
+    ))
+      if (value !== null) metadata[name] = value;
   }
   const event: DomainEvent = {
     id: id!,
@@ -104,7 +110,7 @@ export function mapMessage(
     payload:
       body.payload === undefined || body.payload === null
         ? null
-        : Buffer.from(JSON.stringify(body.payload)),
+        : Buffer.from(members.get('payload')!, 'utf8'),
     occurredAt: new Date(Number(source.commitTimeUs / 1000n)),
     metadata,
     source: { ...source, table: `message:${prefix}` },

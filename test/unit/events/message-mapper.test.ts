@@ -5,7 +5,7 @@ const map = (json: string, lsn = 0x40n) =>
   mapMessage(Buffer.from(json), lsn, 'sys-1/app', source, 'outbox');
 
 describe('table-less messages', () => {
-  it('canMapAMessageToAnEvent, with headers and the payload re-serialised', () => {
+  it('canMapAMessageToAnEvent, with headers and the payload as sent', () => {
     const result = map(
       '{"aggregateType": "cart", "aggregateId": "c-1", "type": "ItemAdded", "payload": {"sku": "A"}, "headers": {"correlationId": "k", "n": 2}}',
     );
@@ -16,11 +16,34 @@ describe('table-less messages', () => {
         aggregateType: 'cart',
         aggregateId: 'c-1',
         type: 'ItemAdded',
-        payload: Buffer.from('{"sku":"A"}'),
+        payload: Buffer.from('{"sku": "A"}'),
         metadata: { correlationId: 'k', n: '2' },
         source: { table: 'message:outbox', commitLsn: 0x50n },
       },
     });
+  });
+
+  it('forwardsThePayloadBytesAsSent: big integers, 1.0, repeated keys, spacing and escapes survive', () => {
+    const payload =
+      '{ "n": 12345678901234567890, "f": 1.0, "k": 1, "k": 2, "s": "a\\"}\\u00e9", "a": [1.50, {"x": "]"}] }';
+    const result = map(
+      `{"aggregateType": "cart", "aggregateId": "c-1", "type": "T", "payload" : ${payload} , "headers": {"big": 98765432109876543210, "s": "v"}}`,
+    );
+    expect(result.ok && result.event.payload!.toString('utf8')).toBe(payload);
+    expect(result.ok && result.event.metadata).toEqual({ big: '98765432109876543210', s: 'v' });
+  });
+
+  it.each([
+    ['a number', '12345678901234567890', '12345678901234567890'],
+    ['a string', '"text"', '"text"'],
+    ['false', 'false', 'false'],
+    ['an array', '[1.0,2]', '[1.0,2]'],
+    ['the last of a repeated key', '{"a": 1}, "payload": {"b": 2.0}', '{"b": 2.0}'],
+  ])('forwardsAPayloadThatIs %s as sent', (_, spelled, expected) => {
+    const result = map(
+      `{"payload": ${spelled}, "aggregateType": "cart", "aggregateId": "c-1", "type": "T"}`,
+    );
+    expect(result.ok && result.event.payload!.toString('utf8')).toBe(expected);
   });
 
   it('canDeriveStableIdsFromThePosition: same position, same id; other position or database, other id', () => {
