@@ -52,6 +52,15 @@ export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayE
   return err instanceof RelayError && (code === undefined || err.code === code);
 }
 
+/** The one CONFIG_INVALID error that lists every problem, so a user fixes them in one go. */
+export function configInvalid(problems: readonly string[]): RelayError {
+  return new RelayError(
+    'CONFIG_INVALID',
+    `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n` +
+      problems.map((p) => `  - ${p}`).join('\n'),
+  );
+}
+
 /** A readable one-line description of anything thrown. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;

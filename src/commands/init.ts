@@ -1,7 +1,7 @@
 import type { Config } from '../config/load';
 import { withDatabase } from '../relay/database';
 
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+import { quoteIdentifier as ident } from '../table-name';
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
@@ -10,8 +10,8 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
  * its own (a slot cannot be created in a transaction that has written).
  */
 export function initStatements(config: Config): string[] {
-  const { schema, name } = config.outboxTable;
-  const table = `${ident(schema)}.${ident(name)}`;
+  const { schema } = config.outboxTable;
+  const table = config.outboxTable.quoted();
   const statements: string[] = [];
   const tableless = config.messagePrefix !== undefined;
   if (!tableless) {
@@ -44,9 +44,8 @@ export function initStatements(config: Config): string[] {
 }
 
 export function initScript(config: Config): string {
-  const { schema, name } = config.outboxTable;
   const header = [
-    `-- outbox-relay init for ${schema}.${name}: ${config.messagePrefix === undefined ? 'outbox table, ' : ''}publication ${config.publicationName}, slot ${config.slotName}.`,
+    `-- outbox-relay init for ${config.outboxTable.qualified()}: ${config.messagePrefix === undefined ? 'outbox table, ' : ''}publication ${config.publicationName}, slot ${config.slotName}.`,
     '-- Idempotent. Run the statements one by one (not in one transaction): a replication slot',
     '-- cannot be created in a transaction that has written. `outbox-relay init --apply` does so.',
   ];

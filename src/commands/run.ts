@@ -1,9 +1,7 @@
-import type { CliAction, CliIo } from '../cli';
+import type { CliAction, CliIo } from './args';
 import { describeError } from '../errors';
-import { createKafka } from '../kafka/client';
-import { kafkaSecurity } from '../kafka/security';
 import { createLogger } from '../logger';
-import { commandConfig, hasAddress } from './command-config';
+import { bootstrap, EXIT, hasAddress, type Bootstrap } from './bootstrap';
 import { applyInit, initScript } from './init';
 import { databaseStatus, formatStatus, topicStatus, type Status } from './status';
 import { tailTopic } from './tail';
@@ -22,15 +20,14 @@ export async function runCommand(
       : action.kind === 'status' || (action.kind === 'init' && action.apply)
         ? (['DATABASE_URL'] as const)
         : ([] as const);
-  let config;
-  let security;
+  let setup: Bootstrap;
   try {
-    config = commandConfig(env, needs);
-    security = kafkaSecurity(config);
+    setup = bootstrap(env, needs);
   } catch (err) {
     io.err(`outbox-relay ${action.kind}: ${describeError(err)}\n`);
-    return 2;
+    return EXIT.CONFIG;
   }
+  const { config } = setup;
   // kafkajs' own logs only when asked for (they would interleave with the output otherwise).
   const log = createLogger(
     env.LOG_LEVEL === undefined ? 'silent' : config.logLevel,
@@ -41,17 +38,17 @@ export async function runCommand(
       case 'init': {
         if (!action.apply) {
           io.out(initScript(config));
-          return 0;
+          return EXIT.OK;
         }
         for (const line of await applyInit(config)) io.out(`${line}\n`);
         io.out('done\n');
-        return 0;
+        return EXIT.OK;
       }
       case 'status': {
         const base = await databaseStatus(config);
         let topics: Status['topics'] = null;
         if (hasAddress(env, 'KAFKA_BROKERS')) {
-          const admin = createKafka(config, security, log).admin();
+          const admin = setup.kafka(log).admin();
           try {
             await admin.connect();
             topics = await topicStatus(admin, config);
@@ -63,7 +60,7 @@ export async function runCommand(
         }
         const status: Status = { ...base, topics };
         io.out(action.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
-        return status.problems.length === 0 ? 0 : 1;
+        return status.problems.length === 0 ? EXIT.OK : EXIT.FATAL;
       }
       case 'tail': {
         const stop = new AbortController();
@@ -71,16 +68,16 @@ export async function runCommand(
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          await tailTopic(createKafka(config, security, log), action, io.out, stop.signal);
+          await tailTopic(setup.kafka(log), action, io.out, stop.signal);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
-        return 0;
+        return EXIT.OK;
       }
     }
   } catch (err) {
     io.err(`outbox-relay ${action.kind}: ${describeError(err)}\n`);
-    return 1;
+    return EXIT.FATAL;
   }
 }

@@ -50,7 +50,7 @@ export async function databaseStatus(config: Config): Promise<Omit<Status, 'topi
     const slot = await readSlotStatus(sql, config);
     const publication = await readPublication(sql, config.publicationName);
     const { schema, name } = config.outboxTable;
-    const table = `${schema}.${name}`;
+    const table = config.outboxTable.qualified();
     const { rows: tableRows } = await sql.query<{ exists: boolean }>(
       `select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
                        where n.nspname = $1 and c.relname = $2) as exists`,
@@ -154,15 +154,8 @@ async function readPublication(sql: Client, name: string) {
 
 /** The relay's topics: those the topic template can produce, and the dead-letter topic. */
 export async function topicStatus(admin: Admin, config: Config): Promise<TopicStatus[]> {
-  const [prefix = '', suffix = ''] = config.topicTemplate.split('{aggregateType}');
   const topics = (await admin.listTopics())
-    .filter(
-      (t) =>
-        t === config.deadLetterTopic ||
-        (config.topicTemplate.includes('{aggregateType}')
-          ? t.startsWith(prefix) && t.endsWith(suffix) && t.length > prefix.length + suffix.length
-          : t === config.topicTemplate),
-    )
+    .filter((t) => t === config.deadLetterTopic || config.topicTemplate.matches(t))
     .sort();
   const out: TopicStatus[] = [];
   for (const topic of topics) {

@@ -1,4 +1,4 @@
-import { topicProblem } from '../kafka/record-mapper';
+import { topicProblem } from '../kafka/topic-name';
 import { customOption, enumOption, intOption } from './option';
 
 function parseTopic(raw: string): string {

@@ -1,4 +1,4 @@
-import { RelayError } from '../errors';
+import { configInvalid } from '../errors';
 import type { Option } from './option';
 import { OPTIONS, type Options } from './options';
 
@@ -42,15 +42,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   return Object.freeze(values) as Config;
 }
 
-/** The one CONFIG_INVALID error that lists every problem, so a user fixes them in one go. */
-export function configInvalid(problems: readonly string[]): RelayError {
-  return new RelayError(
-    'CONFIG_INVALID',
-    `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n` +
-      problems.map((p) => `  - ${p}`).join('\n'),
-  );
-}
-
 /** Rules that involve more than one option. */
 function crossProblems(values: Record<string, unknown>): string[] {
   const problems: string[] = [];
@@ -74,6 +65,13 @@ function crossProblems(values: Record<string, unknown>): string[] {
   const timeout = values.heartbeatTimeoutMs as number | undefined;
   if (interval !== undefined && timeout !== undefined && timeout <= interval) {
     problems.push('HEARTBEAT_TIMEOUT_MS must be larger than HEARTBEAT_INTERVAL_MS');
+  }
+  const fields = (values.additionalFields ?? []) as Array<{ column: string; placement: string }>;
+  const envelope = fields.filter((f) => f.placement === 'envelope').map((f) => f.column);
+  if (envelope.length > 0 && values.valueFormat !== undefined && values.valueFormat !== 'json') {
+    problems.push(
+      `OUTBOX_ADDITIONAL_FIELDS places ${envelope.join(', ')} in the envelope, which only VALUE_FORMAT=json has (got ${values.valueFormat as string}); use header placement`,
+    );
   }
   const txnInterval = values.kafkaTransactionIntervalMs as number | undefined;
   const txnTimeout = values.kafkaTransactionTimeoutMs as number | undefined;

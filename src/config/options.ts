@@ -1,7 +1,10 @@
-import { TOPIC_PLACEHOLDERS, topicProblem } from '../kafka/record-mapper';
+import { TableName } from '../table-name';
+import { VALUE_FORMAT_NAMES } from '../kafka/formats';
+import { topicProblem } from '../kafka/topic-name';
 import { customOption, enumOption, intOption, stringOption } from './option';
 import { DELIVERY_OPTIONS } from './delivery-options';
 import { OPERATIONS_OPTIONS } from './operations-options';
+import { ROUTING_OPTIONS } from './routing-options';
 import { SECURITY_OPTIONS } from './security-options';
 
 /** PostgreSQL identifiers the relay creates or names unquoted: lower case, no quoting needed. */
@@ -67,7 +70,7 @@ function parseBrokers(raw: string): string[] {
   return brokers;
 }
 
-function parseTable(raw: string): { schema: string; name: string } {
+function parseTable(raw: string): TableName {
   const parts = raw.trim().split('.');
   const [schema, name] = parts.length === 1 ? ['public', parts[0]] : parts;
   if (
@@ -79,25 +82,7 @@ function parseTable(raw: string): { schema: string; name: string } {
   ) {
     throw new Error(`must be [schema.]table in lower case letters, digits and _, got "${raw}"`);
   }
-  return { schema, name };
-}
-
-function parseTopicTemplate(raw: string): string {
-  const value = raw.trim();
-  const placeholders = value.match(/\{[^}]*\}/g) ?? [];
-  const unknown = placeholders.filter(
-    (p) => !(TOPIC_PLACEHOLDERS as readonly string[]).includes(p),
-  );
-  if (unknown.length > 0) {
-    throw new Error(
-      `has unknown placeholder(s) ${unknown.join(', ')}; known: ${TOPIC_PLACEHOLDERS.join(', ')}`,
-    );
-  }
-  const sample = value.split('{aggregateType}').join('x');
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(sample)) {
-    throw new Error("outside placeholders may only use ASCII letters, digits, '.', '_' and '-'");
-  }
-  return value;
+  return new TableName(schema, name);
 }
 
 /**
@@ -136,7 +121,7 @@ export const OPTIONS = {
     description:
       'The outbox table, `[schema.]table`. Needs the columns `id`, `aggregatetype`, `aggregateid`, `type`, `payload` (Debezium layout).',
     parse: parseTable,
-    default: { schema: 'public', name: 'outbox' },
+    default: new TableName('public', 'outbox'),
     defaultText: '`public.outbox`',
   }),
   columnId: columnOption(
@@ -195,20 +180,14 @@ export const OPTIONS = {
     description: 'Client id the producer presents to the brokers.',
     default: 'outbox-relay',
   }),
-  topicTemplate: customOption({
-    env: 'TOPIC_TEMPLATE',
-    group: 'Kafka',
-    description: "Topic for each event; `{aggregateType}` is replaced by the row's aggregate type.",
-    parse: parseTopicTemplate,
-    default: 'outbox.event.{aggregateType}',
-  }),
+  ...ROUTING_OPTIONS,
   valueFormat: enumOption({
     env: 'VALUE_FORMAT',
     group: 'Kafka',
     description:
       '`json`: the payload as the value, headers `id`, `type`, `aggregateType` (Debezium-compatible). `cloudevents`: CloudEvents 1.0 binary content mode, the payload as the value and `ce_*` headers. `avro`: the payload validated and Avro single-object encoded with `AVRO_SCHEMA_DIR`. See [Record contract](#record-contract).',
     default: 'json',
-    values: ['json', 'cloudevents', 'avro'] as const,
+    values: VALUE_FORMAT_NAMES,
   }),
   avroSchemaDir: customOption<string | undefined>({
     env: 'AVRO_SCHEMA_DIR',

@@ -4,9 +4,13 @@ import type { Config } from '../config/load';
 import { describeError, RelayError } from '../errors';
 import { authorizationError } from '../kafka/errors';
 import { KafkaPublisher } from '../kafka/publisher';
-import { TopicCreator } from '../kafka/topics';
 import { probeCluster } from '../kafka/probe';
-import type { Delivery, DeliveryCallbacks, OpenedSession } from './delivery';
+import {
+  topicCreator,
+  type Delivery,
+  type DeliveryCallbacks,
+  type OpenedSession,
+} from './delivery';
 
 /** Kafka requests stay below the broker's default message.max.bytes (1 MiB) per partition. */
 export const BATCH_MAX_BYTES = 900_000;
@@ -41,11 +45,7 @@ export class AtLeastOnceDelivery<T> implements Delivery<T> {
       },
     });
     this.admin = kafka.admin();
-    const topics = new TopicCreator(
-      this.admin,
-      { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor },
-      log.child({ module: 'topics' }),
-    );
+    const topics = topicCreator(this.admin, config, callbacks, log);
     this.publisher = new KafkaPublisher<T>(
       this.producer,
       topics,

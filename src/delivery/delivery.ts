@@ -1,5 +1,11 @@
 import type { EventPosition, PublishedPosition } from '../ack/published-position';
-import type { RelayError } from '../errors';
+import type { Admin } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load';
+import type { DeadLetterReason } from '../dead-letter-reason';
+import { RelayError } from '../errors';
+import { DLQ_HEADERS, partitionDeadLetter } from '../kafka/dead-letter';
+import { TopicCreator } from '../kafka/topics';
 import type { KafkaRecord } from '../kafka/record-mapper';
 import type { Lsn } from '../replication/lsn';
 
@@ -23,6 +29,41 @@ export interface DeliveryCallbacks<T> {
   onSessionFailed(error: RelayError): void;
   /** A send failed and is being retried. */
   onRetry(error: RelayError): void;
+  /** An event went to the dead-letter topic while being sent (a partition its topic lacks). */
+  onDeadLetter(reason: DeadLetterReason): void;
+}
+
+/**
+ * The topic creator both deliveries use: topics made on first use, and a record whose partition
+ * its topic lacks dead-lettered (or, with ON_INVALID_EVENT=fail, a fatal EVENT_INVALID).
+ */
+export function topicCreator<T>(
+  admin: Admin,
+  config: Config,
+  callbacks: DeliveryCallbacks<T>,
+  log: Logger,
+): TopicCreator {
+  const topicsLog = log.child({ module: 'topics' });
+  return new TopicCreator(
+    admin,
+    { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor },
+    topicsLog,
+    (record, partitions) => {
+      const letter = partitionDeadLetter(record, partitions, config.deadLetterTopic);
+      const message = letter.headers[DLQ_HEADERS.message]!;
+      const context = { reason: 'INVALID_PARTITION', id: letter.headers[DLQ_HEADERS.eventId] };
+      if (config.onInvalidEvent === 'fail') {
+        throw new RelayError(
+          'EVENT_INVALID',
+          `${message}; ON_INVALID_EVENT=fail: nothing from here on is confirmed`,
+          { context },
+        );
+      }
+      topicsLog.warn({ ...context, topic: config.deadLetterTopic }, `dead-lettered: ${message}`);
+      callbacks.onDeadLetter('INVALID_PARTITION');
+      return letter;
+    },
+  );
 }
 
 /** What a streaming session starts with. */

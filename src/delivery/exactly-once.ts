@@ -12,7 +12,7 @@ import {
   type PositionTopicOptions,
 } from '../kafka/position-topic';
 import { probeCluster } from '../kafka/probe';
-import { TopicCreator } from '../kafka/topics';
+import type { TopicCreator } from '../kafka/topics';
 import {
   isFenced,
   TransactionalPublisher,
@@ -21,7 +21,12 @@ import {
 import { formatLsn } from '../replication/lsn';
 import type { RelayMetrics } from '../ops/metrics';
 import { BATCH_MAX_BYTES, connectError } from './at-least-once';
-import type { Delivery, DeliveryCallbacks, OpenedSession } from './delivery';
+import {
+  topicCreator,
+  type Delivery,
+  type DeliveryCallbacks,
+  type OpenedSession,
+} from './delivery';
 
 /** How long reading the position topic (group join included) may take. */
 const POSITION_READ_TIMEOUT_MS = 30_000;
@@ -65,11 +70,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
   ) {
     cacheTransactionCoordinators();
     this.admin = kafka.admin();
-    this.topics = new TopicCreator(
-      this.admin,
-      { partitions: config.topicPartitions, replicationFactor: config.topicReplicationFactor },
-      log.child({ module: 'topics' }),
-    );
+    this.topics = topicCreator(this.admin, config, callbacks, log);
     this.positionTopic = {
       topic: config.positionTopic,
       replicationFactor: config.topicReplicationFactor,

@@ -26,5 +26,11 @@ export interface DomainEvent {
   occurredAt: Date;
   /** Extra context such as correlation id or traceparent. */
   metadata: Readonly<Record<string, string>>;
+  /**
+   * Further outbox columns the routing names (topic placeholders, key column, envelope and
+   * partition fields), by column name (JSON member name for a table-less message): their text,
+   * or null when null or absent.
+   */
+  fields: Readonly<Record<string, string | null>>;
   source: EventSource;
 }

@@ -113,6 +113,7 @@ export function mapMessage(
         : Buffer.from(members.get('payload')!, 'utf8'),
     occurredAt: new Date(Number(source.commitTimeUs / 1000n)),
     metadata,
+    fields: row,
     source: { ...source, table: `message:${prefix}` },
   };
   return { ok: true, event };

@@ -1,5 +1,7 @@
+import type { DeadLetterReason } from '../dead-letter-reason';
 import { RelayError } from '../errors';
 import type { InsertMessage, RelationMessage } from '../replication/pgoutput-decoder';
+import type { TableName } from '../table-name';
 import type { DomainEvent, EventSource } from './domain-event';
 
 /** Which outbox column holds each event field (Debezium's outbox layout by default). */
@@ -19,11 +21,6 @@ export const DEBEZIUM_COLUMNS: Readonly<OutboxColumns> = Object.freeze({
   payload: 'payload',
 });
 
-export interface OutboxTable {
-  schema: string;
-  name: string;
-}
-
 /** An optional column whose value becomes an event header (metadata). */
 export interface HeaderColumn {
   column: string;
@@ -36,6 +33,8 @@ export interface OutboxLayout {
   /** Column with the event's own time; the commit time when absent. */
   timestamp?: string | undefined;
   headers: readonly HeaderColumn[];
+  /** Further columns the routing reads (topic placeholders, key, envelope, partition). */
+  fields?: readonly string[] | undefined;
 }
 
 /** W3C trace context columns travel as headers of the same name even when not configured. */
@@ -51,12 +50,14 @@ export const DEBEZIUM_LAYOUT: Readonly<OutboxLayout> = Object.freeze({
 
 /** A row that cannot become an event, with the reason in words. */
 export interface InvalidRow {
-  reason:
+  reason: Extract<
+    DeadLetterReason,
     | 'MISSING_ID'
     | 'MISSING_AGGREGATE_TYPE'
     | 'MISSING_AGGREGATE_ID'
     | 'MISSING_TYPE'
-    | 'PAYLOAD_NOT_JSON';
+    | 'PAYLOAD_NOT_JSON'
+  >;
   message: string;
   /** The row's columns as text, for the operator (and a dead-letter record). */
   row: Record<string, string | null>;
@@ -85,6 +86,7 @@ export class OutboxMapper {
       payloadIsJson: boolean;
       timestamp: number;
       headers: Array<{ index: number; header: string }>;
+      fields: Array<{ index: number; column: string }>;
     }
   >();
   private readonly qualifiedName: string;
@@ -92,10 +94,10 @@ export class OutboxMapper {
   private readonly headerColumns: readonly HeaderColumn[];
 
   constructor(
-    private readonly table: OutboxTable,
+    private readonly table: TableName,
     private readonly layout: OutboxLayout = DEBEZIUM_LAYOUT,
   ) {
-    this.qualifiedName = `${table.schema}.${table.name}`;
+    this.qualifiedName = table.qualified();
     this.columns = layout.columns;
     const configured = new Set(layout.headers.map((h) => h.column));
     this.headerColumns = [
@@ -140,7 +142,19 @@ export class OutboxMapper {
       .filter((h) => h.index >= 0);
     const timestamp =
       this.layout.timestamp === undefined ? -1 : names.indexOf(this.layout.timestamp);
-    this.relations.set(message.relationId, { indexes, names, payloadIsJson, timestamp, headers });
+    // A routing column that goes missing gives null values: such events are dead-lettered.
+    const fields = (this.layout.fields ?? []).map((column) => ({
+      index: names.indexOf(column),
+      column,
+    }));
+    this.relations.set(message.relationId, {
+      indexes,
+      names,
+      payloadIsJson,
+      timestamp,
+      headers,
+      fields,
+    });
   }
 
   /** The row's columns as text (for dead letters); undefined for other relations. */
@@ -199,6 +213,9 @@ export class OutboxMapper {
       const value = text(index);
       if (value !== null) metadata[header] = value;
     }
+    const fields: Record<string, string | null> = {};
+    for (const { index, column } of relation.fields)
+      fields[column] = index < 0 ? null : text(index);
     const ownTime = relation.timestamp >= 0 ? parseTimestamp(text(relation.timestamp)) : undefined;
     return {
       ok: true,
@@ -210,6 +227,7 @@ export class OutboxMapper {
         payload,
         occurredAt: ownTime ?? new Date(Number(source.commitTimeUs / 1000n)),
         metadata,
+        fields,
         source: { ...source, table: this.qualifiedName },
       },
     };

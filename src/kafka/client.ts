@@ -1,18 +1,24 @@
 import { Kafka } from 'kafkajs';
-import type { Config } from '../config/load';
 import { kafkaLogCreator, type KafkaLogTap, type Logger } from '../logger';
 import type { KafkaSecurity } from './security';
 
+export interface KafkaClientOptions {
+  kafkaClientId: string;
+  kafkaBrokers: readonly string[];
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
 /** The kafkajs client for the configured brokers, security and retry settings. */
 export function createKafka(
-  config: Config,
+  config: KafkaClientOptions,
   security: KafkaSecurity,
   log: Logger,
   tap?: KafkaLogTap,
 ): Kafka {
   return new Kafka({
     clientId: config.kafkaClientId,
-    brokers: config.kafkaBrokers,
+    brokers: [...config.kafkaBrokers],
     logCreator: kafkaLogCreator(log, tap),
     connectionTimeout: 5_000,
     ...security,

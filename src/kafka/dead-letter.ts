@@ -1,17 +1,6 @@
+import type { DeadLetterReason } from '../dead-letter-reason';
 import { formatLsn, type Lsn } from '../replication/lsn';
 import type { KafkaRecord } from './record-mapper';
-
-/** Why an outbox row could not become its record. Stable codes: consumers of the dead-letter topic switch on them. */
-export type DeadLetterReason =
-  | 'MISSING_ID'
-  | 'MISSING_AGGREGATE_TYPE'
-  | 'MISSING_AGGREGATE_ID'
-  | 'MISSING_TYPE'
-  | 'INVALID_TOPIC'
-  | 'PAYLOAD_NOT_JSON'
-  | 'PAYLOAD_INVALID'
-  | 'NO_SCHEMA'
-  | 'RECORD_TOO_LARGE';
 
 export interface DeadLetter {
   reason: DeadLetterReason;
@@ -71,4 +60,28 @@ export function deadLetterRecord(letter: DeadLetter, topic: string, maxBytes: nu
   if (omitted.length > 0) headers[DLQ_HEADERS.omitted] = omitted.join(',');
   const key = letter.aggregateId?.trim() ? letter.aggregateId : (letter.eventId ?? null);
   return { topic, key, value, headers, timestamp: letter.timestamp };
+}
+
+/**
+ * The dead-letter record for a record whose chosen partition its topic does not have (found only
+ * when sending): the record as it was (key, value, headers) plus the dlq.* headers that say why.
+ */
+export function partitionDeadLetter(
+  record: KafkaRecord,
+  partitions: number,
+  topic: string,
+): KafkaRecord {
+  return {
+    topic,
+    key: record.key,
+    value: record.value,
+    timestamp: record.timestamp,
+    headers: {
+      ...record.headers,
+      [DLQ_HEADERS.reason]: 'INVALID_PARTITION',
+      [DLQ_HEADERS.message]: `partition ${record.partition} is outside topic ${record.topic}'s ${partitions} partitions`,
+      [DLQ_HEADERS.intendedTopic]: record.topic,
+      [DLQ_HEADERS.eventId]: record.headers.id ?? record.headers.ce_id ?? '',
+    },
+  };
 }

@@ -1,6 +1,6 @@
-import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { RelayError } from '../errors';
+import { isRelayError, RelayError } from '../errors';
 import { backoffDelay, sleep } from '../retry/backoff';
 import { authorizationError, isRetriableKafkaError, kafkaErrorType } from './errors';
 import type { KafkaRecord } from './record-mapper';
@@ -23,21 +23,6 @@ export interface PublisherCallbacks<T> {
 }
 
 /** Records grouped by topic, in order, as kafkajs' sendBatch takes them. */
-export function groupByTopic(records: readonly KafkaRecord[]): Map<string, Message[]> {
-  const byTopic = new Map<string, Message[]>();
-  for (const record of records) {
-    let messages = byTopic.get(record.topic);
-    if (messages === undefined) byTopic.set(record.topic, (messages = []));
-    messages.push({
-      key: record.key,
-      value: record.value,
-      headers: record.headers,
-      timestamp: record.timestamp,
-    });
-  }
-  return byTopic;
-}
-
 interface Item<T> {
   record: KafkaRecord;
   bytes: number;
@@ -147,13 +132,14 @@ export class KafkaPublisher<T> {
   }
 
   private async sendWithRetry(batch: Array<Item<T>>, bytes: number): Promise<boolean> {
-    const byTopic = groupByTopic(batch.map((item) => item.record));
-    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    const records = batch.map((item) => item.record);
+    let topics: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.topics.ensure(byTopic.keys());
+        const byTopic = await this.topics.prepare(records);
+        topics = [...byTopic.keys()];
         await this.producer.sendBatch({
-          topicMessages,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
           acks: -1,
           compression: CompressionTypes.None,
         });
@@ -164,13 +150,14 @@ export class KafkaPublisher<T> {
         if (!isRetriableKafkaError(err)) {
           this.stop();
           this.callbacks.onFatal(
-            authorizationError(err, 'the configured brokers') ??
+            (isRelayError(err) ? err : undefined) ??
+              authorizationError(err, 'the configured brokers') ??
               new RelayError(
                 'KAFKA_SEND',
                 `Kafka rejected a batch and retrying cannot help (${kafkaErrorType(err) ?? 'error'}: ${(err as Error).message})`,
                 {
                   cause: err,
-                  context: { topics: [...byTopic.keys()].join(','), events: batch.length },
+                  context: { topics: topics.join(','), events: batch.length },
                 },
               ),
           );
@@ -191,7 +178,7 @@ export class KafkaPublisher<T> {
             delayMs,
             events: batch.length,
             bytes,
-            topics: [...byTopic.keys()],
+            topics,
             error: (err as Error).message,
           },
           'Kafka send failed; retrying the same batch (nothing is confirmed to PostgreSQL meanwhile)',

@@ -1,126 +1,122 @@
+import type { DeadLetterReason } from '../dead-letter-reason';
 import type { DomainEvent } from '../events/domain-event';
-import { AvroSchemas } from './avro';
-
-const CONTENT_TYPE = 'application/json';
+import { JsonFormat } from './formats/json';
+import type { ValueFormat } from './formats/value-format';
+import { topicProblem, TopicTemplate } from './topic-name';
 
 /** One Kafka record, as the producer sends it. */
 export interface KafkaRecord {
   topic: string;
-  /** The aggregate id: the key Kafka partitions by, so one aggregate stays in one partition. */
+  /** The aggregate id (or OUTBOX_KEY_COLUMN's value): the key Kafka partitions by. */
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
   /** Milliseconds since the epoch, as a string (kafkajs' form). */
   timestamp: string;
-}
-
-export const TOPIC_PLACEHOLDERS = ['{aggregateType}'] as const;
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
-
-/** Why a topic name is not one Kafka accepts, or undefined when it is fine. */
-export function topicProblem(topic: string): string | undefined {
-  if (topic === '.' || topic === '..') return `"${topic}" is reserved`;
-  if (!LEGAL_TOPIC.test(topic)) {
-    return `"${topic}" must be 1-249 characters of ASCII letters, digits, '.', '_' or '-'`;
-  }
-  return undefined;
+  /** A partition chosen by the outbox row (partition placement); the key's partition otherwise. */
+  partition?: number | undefined;
 }
 
 export type MappedRecord =
   | { ok: true; record: KafkaRecord }
-  | { ok: false; reason: 'INVALID_TOPIC' | 'NO_SCHEMA' | 'PAYLOAD_INVALID'; message: string };
+  | {
+      ok: false;
+      reason: Extract<
+        DeadLetterReason,
+        'INVALID_TOPIC' | 'INVALID_PARTITION' | 'NO_SCHEMA' | 'PAYLOAD_INVALID'
+      >;
+      message: string;
+    };
 
-/**
- * How an event is written: `json` (the payload as the value; id/type/aggregateType headers, the
- * Debezium-compatible layout) or `cloudevents` (CloudEvents 1.0, Kafka protocol binding, binary
- * content mode: the payload as the value, the attributes as `ce_*` headers) or `avro` (the payload
- * validated against the event type's schema, single-object encoded; JSON-format headers plus
- * `avro.schema`).
- */
-export type ValueFormat = 'json' | 'cloudevents' | 'avro';
-
-export interface RecordOptions {
-  format: ValueFormat;
-  /** CloudEvents `source` attribute. */
-  cloudEventsSource: string;
-  /** Schemas by event type, for `avro`. */
-  avro?: AvroSchemas | undefined;
+export interface RecordRouting {
+  /** TOPIC_TEMPLATE: `{aggregateType}`, `{aggregateId}`, `{type}` or any outbox column. */
+  topic: TopicTemplate;
+  /** Column whose value is the record key; the aggregate id when undefined. */
+  keyColumn?: string | undefined;
+  /** Column whose value is the record's partition (Debezium's `partition` placement). */
+  partitionColumn?: string | undefined;
 }
 
-/** Maps DomainEvents to Kafka records: topic from the template, key = aggregate id. */
+const PARTITION = /^\d{1,9}$/;
+
+/** A template field's value: an event attribute by its name, otherwise the outbox column. */
+function fieldOf(event: DomainEvent, field: string): string | null | undefined {
+  switch (field) {
+    case 'aggregateType':
+      return event.aggregateType;
+    case 'aggregateId':
+      return event.aggregateId;
+    case 'type':
+      return event.type;
+    default:
+      return Object.hasOwn(event.fields, field) ? event.fields[field] : undefined;
+  }
+}
+
+/**
+ * Maps DomainEvents to Kafka records: topic, key, partition and timestamp from the routing; headers
+ * and value from the value format.
+ */
 export class RecordMapper {
-  private readonly topics = new Map<string, string>();
+  private readonly routing: RecordRouting;
 
   constructor(
-    private readonly topicTemplate: string,
-    private readonly options: RecordOptions = {
-      format: 'json',
-      cloudEventsSource: '/outbox-relay',
-    },
-  ) {}
-
-  topicFor(event: DomainEvent): string {
-    let topic = this.topics.get(event.aggregateType);
-    if (topic === undefined) {
-      topic = this.topicTemplate.split('{aggregateType}').join(event.aggregateType);
-      if (this.topics.size < 10_000) this.topics.set(event.aggregateType, topic);
-    }
-    return topic;
+    routing: RecordRouting | string,
+    private readonly format: ValueFormat = new JsonFormat(),
+  ) {
+    this.routing = typeof routing === 'string' ? { topic: TopicTemplate.parse(routing) } : routing;
   }
 
-  /** Metadata first, so a header column cannot overwrite the event's own attributes. */
-  headers(event: DomainEvent): Record<string, string> {
-    if (this.options.format !== 'cloudevents') {
+  /** The topic the event is routed to, or why it has none. */
+  route(event: DomainEvent): { ok: true; topic: string } | { ok: false; message: string } {
+    const rendered = this.routing.topic.render((field) => fieldOf(event, field));
+    if (!rendered.ok) {
       return {
-        ...event.metadata,
-        id: event.id,
-        type: event.type,
-        aggregateType: event.aggregateType,
+        ok: false,
+        message: `TOPIC_TEMPLATE ${this.routing.topic.text}: {${rendered.missing}} has no value (null, blank or no such column)`,
       };
     }
-    const headers: Record<string, string> = {
-      ...event.metadata,
-      ce_specversion: '1.0',
-      ce_id: event.id,
-      ce_source: this.options.cloudEventsSource,
-      ce_type: event.type,
-      ce_time: event.occurredAt.toISOString(),
-      ce_subject: event.aggregateId,
-    };
-    // A tombstone carries no data, so it declares no content type.
-    if (event.payload !== null) headers['content-type'] = CONTENT_TYPE;
-    return headers;
+    const problem = topicProblem(rendered.topic);
+    if (problem !== undefined) return { ok: false, message: `topic ${problem}` };
+    return rendered;
+  }
+
+  /** The topic for the event when it has a legal one (the dead-letter header names it). */
+  topicFor(event: DomainEvent): string | undefined {
+    const rendered = this.routing.topic.render((field) => fieldOf(event, field));
+    return rendered.ok ? rendered.topic : undefined;
   }
 
   map(event: DomainEvent): MappedRecord {
-    const topic = this.topicFor(event);
-    const problem = topicProblem(topic);
-    if (problem !== undefined)
-      return { ok: false, reason: 'INVALID_TOPIC', message: `topic ${problem}` };
-    let value = event.payload;
-    const headers = this.headers(event);
-    if (this.options.format === 'avro' && value !== null) {
-      const schema = this.options.avro?.forEventType(event.type);
-      if (schema === undefined) {
-        return {
-          ok: false,
-          reason: 'NO_SCHEMA',
-          message: `no Avro schema for event type ${event.type}`,
-        };
+    const route = this.route(event);
+    if (!route.ok) return { ok: false, reason: 'INVALID_TOPIC', message: route.message };
+    let partition: number | undefined;
+    const { partitionColumn, keyColumn } = this.routing;
+    if (partitionColumn !== undefined) {
+      const text = event.fields[partitionColumn];
+      if (text !== null && text !== undefined) {
+        if (!PARTITION.test(text.trim())) {
+          return {
+            ok: false,
+            reason: 'INVALID_PARTITION',
+            message: `partition column ${partitionColumn} holds "${text.slice(0, 40)}", not a partition number`,
+          };
+        }
+        partition = Number(text.trim());
       }
-      const encoded = AvroSchemas.encode(schema, value);
-      if (!encoded.ok) return { ok: false, reason: 'PAYLOAD_INVALID', message: encoded.message };
-      value = encoded.value;
-      headers['avro.schema'] = schema.fullName;
     }
+    const headers = this.format.headers(event);
+    const encoded = this.format.encode(event, headers);
+    if (!encoded.ok) return encoded;
     return {
       ok: true,
       record: {
-        topic,
-        key: event.aggregateId,
-        value,
+        topic: route.topic,
+        key: keyColumn === undefined ? event.aggregateId : (event.fields[keyColumn] ?? null),
+        value: encoded.value,
         headers,
         timestamp: String(event.occurredAt.getTime()),
+        partition,
       },
     };
   }

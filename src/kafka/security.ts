@@ -1,7 +1,20 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
-import { configInvalid, type Config } from '../config/load';
+import { configInvalid } from '../errors';
+
+/** The TLS and SASL options (KAFKA_TLS_* / KAFKA_SASL_*), as the composition root hands them in. */
+export interface KafkaSecurityOptions {
+  kafkaTls: boolean;
+  kafkaTlsCaFile?: string | undefined;
+  kafkaTlsCertFile?: string | undefined;
+  kafkaTlsKeyFile?: string | undefined;
+  kafkaTlsKeyPassword?: string | undefined;
+  kafkaTlsRejectUnauthorized: boolean;
+  kafkaSaslMechanism: 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  kafkaSaslUsername?: string | undefined;
+  kafkaSaslPassword?: string | undefined;
+}
 
 export interface KafkaSecurity {
   ssl?: ConnectionOptions | boolean;
@@ -12,7 +25,7 @@ export interface KafkaSecurity {
  * The TLS and SASL settings of the Kafka client, from the KAFKA_TLS_* / KAFKA_SASL_* options.
  * Files are read here, once, so a missing or unreadable file fails start-up with its option name.
  */
-export function kafkaSecurity(config: Config): KafkaSecurity {
+export function kafkaSecurity(config: KafkaSecurityOptions): KafkaSecurity {
   const problems: string[] = [];
   const read = (env: string, file: string | undefined): string | undefined => {
     if (file === undefined) return undefined;
@@ -56,14 +69,14 @@ export function kafkaSecurity(config: Config): KafkaSecurity {
   return security;
 }
 
-function tlsEnabled(config: Config): boolean {
+function tlsEnabled(config: KafkaSecurityOptions): boolean {
   return (
     config.kafkaTls || config.kafkaTlsCaFile !== undefined || config.kafkaTlsCertFile !== undefined
   );
 }
 
 /** What the logs may say about the Kafka connection's security: never a secret. */
-export function describeKafkaSecurity(config: Config): string {
+export function describeKafkaSecurity(config: KafkaSecurityOptions): string {
   const parts = [
     tlsEnabled(config) ? (config.kafkaTlsCertFile !== undefined ? 'mTLS' : 'TLS') : 'plaintext',
   ];

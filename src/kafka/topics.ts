@@ -1,5 +1,6 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Message } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { KafkaRecord } from './record-mapper';
 
 export interface TopicSettings {
   partitions: number;
@@ -8,17 +9,58 @@ export interface TopicSettings {
 }
 
 /**
+ * What becomes of a record whose chosen partition its topic does not have: its dead-letter
+ * record, or a thrown RelayError (ON_INVALID_EVENT=fail). kafkajs would drop such a record
+ * without a word, so it never reaches the producer.
+ */
+export type PartitionMissing = (record: KafkaRecord, partitions: number) => KafkaRecord;
+
+/** Records by topic, in the order given, as kafkajs sends them. */
+export function groupByTopic(records: readonly KafkaRecord[]): Map<string, Message[]> {
+  const byTopic = new Map<string, Message[]>();
+  for (const record of records) {
+    let messages = byTopic.get(record.topic);
+    if (messages === undefined) byTopic.set(record.topic, (messages = []));
+    messages.push({
+      key: record.key,
+      value: record.value,
+      headers: record.headers,
+      timestamp: record.timestamp,
+      partition: record.partition,
+    });
+  }
+  return byTopic;
+}
+
+/**
  * Creates topics the first time the relay publishes to them, with the configured partitions.
- * Topics that already exist (made by an operator or another tool) are used as they are.
+ * Topics that already exist (made by an operator or another tool) are used as they are. Records
+ * with a partition of their own are checked against their topic's partition count.
  */
 export class TopicCreator {
   private readonly known = new Set<string>();
+  private readonly partitionCounts = new Map<string, number>();
 
   constructor(
     private readonly admin: Admin,
     private readonly settings: TopicSettings,
     private readonly log: Logger,
+    private readonly partitionMissing?: PartitionMissing,
   ) {}
+
+  /** Makes sure the records' topics exist and their partitions too; returns them by topic. */
+  async prepare(records: readonly KafkaRecord[]): Promise<Map<string, Message[]>> {
+    let byTopic = groupByTopic(records);
+    await this.ensure(byTopic.keys());
+    if (this.partitionMissing !== undefined && records.some((r) => r.partition !== undefined)) {
+      const checked = await this.checkPartitions(records, this.partitionMissing);
+      if (checked !== records) {
+        byTopic = groupByTopic(checked);
+        await this.ensure(byTopic.keys());
+      }
+    }
+    return byTopic;
+  }
 
   async ensure(topics: Iterable<string>): Promise<void> {
     const missing = [...new Set(topics)].filter((t) => !this.known.has(t));
@@ -40,5 +82,22 @@ export class TopicCreator {
       );
     }
     for (const topic of missing) this.known.add(topic);
+  }
+
+  /** The records with each one whose partition its topic lacks replaced (same array when none). */
+  private async checkPartitions(
+    records: readonly KafkaRecord[],
+    missing: PartitionMissing,
+  ): Promise<readonly KafkaRecord[]> {
+    const outside = (r: KafkaRecord) =>
+      r.partition !== undefined && r.partition >= (this.partitionCounts.get(r.topic) ?? 0);
+    // Counts are learned once per topic, and again when a record looks outside (partitions added).
+    const stale = new Set(records.filter(outside).map((r) => r.topic));
+    if (stale.size > 0) {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: [...stale] });
+      for (const { name, partitions } of topics) this.partitionCounts.set(name, partitions.length);
+    }
+    if (!records.some(outside)) return records;
+    return records.map((r) => (outside(r) ? missing(r, this.partitionCounts.get(r.topic)!) : r));
   }
 }

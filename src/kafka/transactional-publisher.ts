@@ -6,10 +6,9 @@ import {
   type EventPosition,
   type PublishedPosition,
 } from '../ack/published-position';
-import { describeError, RelayError } from '../errors';
+import { describeError, isRelayError, RelayError } from '../errors';
 import type { Lsn } from '../replication/lsn';
 import { authorizationError, isRetriableKafkaError, kafkaErrorType } from './errors';
-import { groupByTopic } from './publisher';
 import type { KafkaRecord } from './record-mapper';
 import type { TopicCreator } from './topics';
 
@@ -177,8 +176,7 @@ export class TransactionalPublisher<T> {
       // this Kafka transaction, so only a WAL transaction too big to wait for is ever split.
       const cut = this.positions.position?.partial !== undefined && this.queuedEnds > 0;
       const last = finishing && !cut;
-      const byTopic = groupByTopic(batch.records);
-      await this.topics.ensure(byTopic.keys());
+      const byTopic = await this.topics.prepare(batch.records);
       if (last) byTopic.set(this.options.positionTopic, [this.positionMessage()]);
       if (byTopic.size > 0) {
         await transaction.sendBatch({
@@ -265,6 +263,7 @@ export function isFenced(err: unknown): boolean {
 
 /** A transactional producer's failure as the relay reports it. */
 function transactionError(err: unknown): RelayError {
+  if (isRelayError(err)) return err;
   if (isFenced(err)) {
     return new RelayError(
       'KAFKA_FENCED',

@@ -13,7 +13,7 @@ import { ReplicationStream } from '../replication/replication-stream';
 import type { Interrupt } from './interrupts';
 import { StreamSession, type EventToken } from './session';
 import { SessionMonitor } from './session-monitor';
-import { outboxLayout } from './wiring';
+import { outboxLayout } from './from-config';
 
 /** How long the Kafka probe behind readiness waits for a metadata answer. */
 const KAFKA_PROBE_TIMEOUT_MS = 5_000;

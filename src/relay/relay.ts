@@ -1,6 +1,5 @@
 import type { Client } from 'pg';
 import type { Kafka } from 'kafkajs';
-import type { AvroSchemas } from '../kafka/avro';
 import type { Logger } from 'pino';
 import type { KafkaLogTap } from '../logger';
 import type { Config } from '../config/load';
@@ -9,7 +8,7 @@ import { formatLsn } from '../replication/lsn';
 import { preflight, type SlotState } from '../replication/preflight';
 import { backoffDelay, retryUntil, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
-import { preflightOptions, recordMapper } from './wiring';
+import { preflightOptions } from './from-config';
 import { AtLeastOnceDelivery } from '../delivery/at-least-once';
 import type { Delivery, DeliveryCallbacks } from '../delivery/delivery';
 import { ExactlyOnceDelivery } from '../delivery/exactly-once';
@@ -30,7 +29,6 @@ export class Relay {
   private readonly interrupts = new Interrupts();
   private readonly delivery: Delivery<EventToken>;
   private readonly heartbeat: Heartbeat;
-  private readonly records: RecordMapper;
   /** Start-up deadline: until a first session streams, Kafka-side failures end the relay then. */
   private startupDeadline = 0;
   private streamedOnce = false;
@@ -42,7 +40,7 @@ export class Relay {
     kafka: Kafka,
     private readonly log: Logger,
     private readonly ops: RelayOps,
-    avroSchemas?: AvroSchemas,
+    private readonly records: RecordMapper,
     kafkaLogs?: KafkaLogTap,
   ) {
     const callbacks: DeliveryCallbacks<EventToken> = {
@@ -50,13 +48,13 @@ export class Relay {
       onFatal: (error) => this.interrupt({ kind: 'fatal', error }),
       onSessionFailed: (error) => this.interrupt({ kind: 'session', error }),
       onRetry: (error) => this.ops.error(error, 'kafka_send'),
+      onDeadLetter: (reason) => this.ops.metrics.deadLetters.inc({ reason }),
     };
     this.delivery =
       config.deliveryGuarantee === 'exactly-once'
         ? new ExactlyOnceDelivery(kafka, config, callbacks, ops.metrics, log, kafkaLogs)
         : new AtLeastOnceDelivery(kafka, config, callbacks, log);
     this.heartbeat = new Heartbeat(config.slotName);
-    this.records = recordMapper(config, avroSchemas);
   }
 
   /** Asks the relay to stop: finish in-flight events (bounded), confirm, close. */

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { AckTracker, type TrackedTransaction } from '../ack/ack-tracker';
 import { RelayError } from '../errors';
-import { OutboxMapper, type OutboxLayout, type OutboxTable } from '../events/outbox-mapper';
+import { OutboxMapper, type OutboxLayout } from '../events/outbox-mapper';
+import type { TableName } from '../table-name';
 import { isPublished, type PublishedPosition } from '../ack/published-position';
 import type { EventSink } from '../delivery/delivery';
 import { recordBytes } from '../kafka/record-mapper';
@@ -31,7 +32,7 @@ export interface EventToken {
 }
 
 export interface SessionOptions {
-  table: OutboxTable;
+  table: TableName;
   layout: OutboxLayout;
   maxInFlightEvents: number;
   maxInFlightBytes: number;
@@ -336,7 +337,7 @@ export class StreamSession {
   }
 
   private get outboxTable(): string {
-    return `${this.options.table.schema}.${this.options.table.name}`;
+    return this.options.table.qualified();
   }
 
   private deadLetter(

@@ -22,9 +22,9 @@ export async function checkSource(sql: Client, config: Config): Promise<RelayErr
   if (!row.table_ok && config.messagePrefix === undefined) {
     return new RelayError(
       'OUTBOX_TABLE_MISSING',
-      `outbox table ${schema}.${name} was dropped while the relay was streaming; restore it and restart the relay`,
+      `outbox table ${config.outboxTable.qualified()} was dropped while the relay was streaming; restore it and restart the relay`,
       {
-        context: { table: `${schema}.${name}` },
+        context: { table: config.outboxTable.qualified() },
       },
     );
   }

@@ -1,11 +1,11 @@
 import type { Client } from 'pg';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
-import type { OutboxTable } from '../events/outbox-mapper';
+import { quoteIdentifier as quote, type TableName } from '../table-name';
 import { parseLsn, type Lsn } from './lsn';
 
 export interface PreflightOptions {
-  table: OutboxTable;
+  table: TableName;
   /** Columns the table must have. */
   columns: readonly string[];
   publicationName: string;
@@ -23,8 +23,6 @@ export interface SlotState {
   created?: boolean;
 }
 
-const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
-
 /**
  * Checks that the database can feed the relay and creates what is missing, in the only safe order:
  * publication before slot (a slot created first would decode changes with no publication to
@@ -35,8 +33,8 @@ export async function preflight(
   options: PreflightOptions,
   log: Logger,
 ): Promise<SlotState> {
-  const qualified = `${options.table.schema}.${options.table.name}`;
-  const fqTable = `${quote(options.table.schema)}.${quote(options.table.name)}`;
+  const qualified = options.table.qualified();
+  const fqTable = options.table.quoted();
 
   const { rows: server } = await sql.query<{
     wal_level: string;

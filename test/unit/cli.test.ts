@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseCli } from '../../src/cli';
+import { parseCli } from '../../src/commands/args';
 
 function capture(argv: string[]) {
   let out = '';

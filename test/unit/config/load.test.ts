@@ -25,11 +25,13 @@ describe('loadConfig', () => {
       outboxTable: { schema: 'public', name: 'outbox' },
       slotName: 'outbox_relay',
       publicationName: 'outbox_relay',
-      topicTemplate: 'outbox.event.{aggregateType}',
       logLevel: 'info',
       topicPartitions: 6,
       maxInFlightEvents: 10_000,
     });
+    expect(config.topicTemplate.text).toBe('outbox.event.{aggregateType}');
+    expect(config.keyColumn).toBeUndefined();
+    expect(config.additionalFields).toEqual([]);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -81,7 +83,7 @@ describe('loadConfig', () => {
     const message = problems({
       KAFKA_BROKERS: 'nohostport',
       SLOT_NAME: 'Bad-Slot',
-      TOPIC_TEMPLATE: 'x.{aggregate}',
+      TOPIC_TEMPLATE: 'x.{aggregate type}',
       TOPIC_PARTITIONS: '0',
       LOG_LEVEL: 'loud',
       RETRY_INITIAL_MS: '5000',
@@ -91,7 +93,9 @@ describe('loadConfig', () => {
     expect(message).toContain('DATABASE_URL is required');
     expect(message).toContain('KAFKA_BROKERS "nohostport" is not host:port');
     expect(message).toContain('SLOT_NAME must be a lower-case identifier');
-    expect(message).toContain('TOPIC_TEMPLATE has unknown placeholder(s) {aggregate}');
+    expect(message).toContain(
+      'TOPIC_TEMPLATE has placeholder(s) {aggregate type} that name no field',
+    );
     expect(message).toContain('TOPIC_PARTITIONS must be between 1 and 10000, got 0');
     expect(message).toContain(
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
@@ -104,6 +108,41 @@ describe('loadConfig', () => {
     expect(message).toContain('DATABASE_URL must start with postgres://');
     expect(message).not.toContain('hunter2');
     expect(problems({ ...minimal, DATABASE_URL: 'not a url hunter2' })).not.toContain('hunter2');
+  });
+
+  it('canReadRoutingOptions: template fields, key column, additional fields', () => {
+    const config = loadConfig({
+      ...minimal,
+      TOPIC_TEMPLATE: '{tenant}.outbox.{aggregateType}',
+      OUTBOX_KEY_COLUMN: 'account_id',
+      OUTBOX_ADDITIONAL_FIELDS: 'region:header, tenant:envelope:tenantId, shard:partition',
+    });
+    expect(config.topicTemplate.fields).toEqual(['tenant', 'aggregateType']);
+    expect(config.keyColumn).toBe('account_id');
+    expect(config.additionalFields).toEqual([
+      { column: 'region', placement: 'header', alias: 'region' },
+      { column: 'tenant', placement: 'envelope', alias: 'tenantId' },
+      { column: 'shard', placement: 'partition', alias: 'shard' },
+    ]);
+  });
+
+  it('failsOnBadRoutingOptions', () => {
+    expect(problems({ ...minimal, OUTBOX_ADDITIONAL_FIELDS: 'region:body' })).toContain(
+      'OUTBOX_ADDITIONAL_FIELDS entry "region:body" must be column:placement[:alias] with placement header, envelope or partition',
+    );
+    expect(problems({ ...minimal, OUTBOX_ADDITIONAL_FIELDS: 'a:partition,b:partition' })).toContain(
+      'may place at most one column as the partition',
+    );
+    expect(
+      problems({
+        ...minimal,
+        OUTBOX_ADDITIONAL_FIELDS: 'tenant:envelope',
+        VALUE_FORMAT: 'cloudevents',
+      }),
+    ).toContain('places tenant in the envelope, which only VALUE_FORMAT=json has');
+    expect(problems({ ...minimal, OUTBOX_KEY_COLUMN: 'a b' })).toContain(
+      'OUTBOX_KEY_COLUMN must be a column name',
+    );
   });
 
   it('canReadColumnMappingAndHeaderColumns', () => {

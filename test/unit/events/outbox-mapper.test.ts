@@ -1,3 +1,4 @@
+import { TableName } from '../../../src/table-name';
 import { OutboxMapper, parseTimestamp } from '../../../src/events/outbox-mapper';
 import { isRelayError } from '../../../src/errors';
 import {
@@ -22,7 +23,7 @@ const insert = (values: Array<string | null>, id = 1) =>
 
 describe('OutboxMapper', () => {
   it('canMapAnOutboxInsertToADomainEvent', () => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation());
     const result = mapper.onInsert(
       insert(['e-1', 'order', 'order-7', 'OrderCreated', '{"total": 5}']),
@@ -38,13 +39,37 @@ describe('OutboxMapper', () => {
         payload: Buffer.from('{"total": 5}'),
         occurredAt: new Date(1_700_000_000_123),
         metadata: {},
+        fields: {},
         source: { ...source, table: 'public.outbox' },
       },
     });
   });
 
+  it('canCarryRoutingColumns: their text, null when null or gone from the table', () => {
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'), {
+      columns: {
+        id: 'id',
+        aggregateType: 'aggregatetype',
+        aggregateId: 'aggregateid',
+        type: 'type',
+        payload: 'payload',
+      },
+      headers: [],
+      fields: ['tenant', 'shard', 'dropped'],
+    });
+    mapper.onRelation(relation([...COLUMNS, ['tenant', 25], ['shard', 23]]));
+    const result = mapper.onInsert(
+      insert(['e-1', 'order', 'order-7', 'OrderCreated', '{}', 'acme', null]),
+      source,
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      event: { fields: { tenant: 'acme', shard: null, dropped: null } },
+    });
+  });
+
   it('canFindColumnsInAnyOrderAndIgnoreExtraColumns', () => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation([['payload', 3802], ['extra', 25], ...COLUMNS.slice(0, 4)]));
     const result = mapper.onInsert(
       insert(['{}', 'x', 'e-2', 'member', 'm-1', 'MemberCreated']),
@@ -57,7 +82,7 @@ describe('OutboxMapper', () => {
   });
 
   it('canKeepThePayloadWhenTheNetworkBufferIsReused', () => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation());
     const bytes = B.insert(1, ['e', 'a', 'b', 'T', '{"v": 1}']);
     const result = mapper.onInsert(decodePgoutput(bytes) as InsertMessage, source);
@@ -66,13 +91,13 @@ describe('OutboxMapper', () => {
   });
 
   it('ignoresOtherTables', () => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation(COLUMNS, 'orders', 2));
     expect(mapper.onInsert(insert(['a', 'b', 'c', 'd', 'e'], 2), source)).toBeUndefined();
   });
 
   it('keepsANullPayloadAsNull', () => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation());
     expect(mapper.onInsert(insert(['e', 'a', 'b', 'T', null]), source)).toMatchObject({
       ok: true,
@@ -87,7 +112,7 @@ describe('OutboxMapper', () => {
     [['e', 'a', 'b', null, '{}'], 'MISSING_TYPE', 'type'],
     [[null, 'a', 'b', 'T', '{}'], 'MISSING_ID', 'id'],
   ])('failsOnInvalidRow %j', (values, reason, column) => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation());
     const result = mapper.onInsert(insert(values), source);
     expect(result).toMatchObject({ ok: false, invalid: { reason } });
@@ -99,7 +124,7 @@ describe('OutboxMapper', () => {
       c,
       c === 'payload' ? 25 : oid,
     ]);
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     mapper.onRelation(relation(textPayload));
     expect(mapper.onInsert(insert(['e', 'a', 'b', 'T', 'not json']), source)).toMatchObject({
       ok: false,
@@ -111,7 +136,7 @@ describe('OutboxMapper', () => {
   });
 
   it('failsWhenTheTableLosesARequiredColumn', () => {
-    const mapper = new OutboxMapper({ schema: 'public', name: 'outbox' });
+    const mapper = new OutboxMapper(new TableName('public', 'outbox'));
     try {
       mapper.onRelation(relation(COLUMNS.filter(([c]) => c !== 'aggregateid')));
       throw new Error('expected an error');
@@ -149,7 +174,7 @@ describe('OutboxMapper with a configured layout', () => {
   ];
 
   it('canMapRenamedColumnsHeaderColumnsTraceContextAndTheEventTime', () => {
-    const mapper = new OutboxMapper({ schema: 'app', name: 'events' }, layout);
+    const mapper = new OutboxMapper(new TableName('app', 'events'), layout);
     mapper.onRelation(decodePgoutput(B.relation(5, 'app', 'events', columns)) as RelationMessage);
     const result = mapper.onInsert(
       insert(
@@ -183,7 +208,7 @@ describe('OutboxMapper with a configured layout', () => {
   });
 
   it('canRunWithoutOptionalColumns: absent header and time columns are left out', () => {
-    const mapper = new OutboxMapper({ schema: 'app', name: 'events' }, layout);
+    const mapper = new OutboxMapper(new TableName('app', 'events'), layout);
     mapper.onRelation(
       decodePgoutput(B.relation(5, 'app', 'events', columns.slice(0, 5))) as RelationMessage,
     );

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { RelayError } from '../../../src/errors';
 import { KafkaPublisher } from '../../../src/kafka/publisher';
 import type { KafkaRecord } from '../../../src/kafka/record-mapper';
-import type { TopicCreator } from '../../../src/kafka/topics';
+import { groupByTopic, type TopicCreator } from '../../../src/kafka/topics';
 
 const record: KafkaRecord = {
   topic: 'events',
@@ -24,7 +24,9 @@ describe('KafkaPublisher', () => {
     const acked: number[][] = [];
     const publisher = new KafkaPublisher<number>(
       { sendBatch: () => Promise.reject(refused) } as unknown as Producer,
-      { ensure: () => Promise.resolve() } as unknown as TopicCreator,
+      {
+        prepare: (records: KafkaRecord[]) => Promise.resolve(groupByTopic(records)),
+      } as unknown as TopicCreator,
       { batchMaxEvents: 1, batchMaxBytes: 1_000_000, retryInitialMs: 1, retryMaxMs: 1 },
       { onAcked: (tokens) => acked.push(tokens), onFatal: (e) => fatal.push(e) },
       pino({ level: 'silent' }),

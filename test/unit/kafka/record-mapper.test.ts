@@ -1,5 +1,8 @@
 import type { DomainEvent } from '../../../src/events/domain-event';
-import { RecordMapper, topicProblem } from '../../../src/kafka/record-mapper';
+import { CloudEventsFormat } from '../../../src/kafka/formats/cloudevents';
+import { JsonFormat } from '../../../src/kafka/formats/json';
+import { RecordMapper } from '../../../src/kafka/record-mapper';
+import { topicProblem, TopicTemplate } from '../../../src/kafka/topic-name';
 
 const event: DomainEvent = {
   id: '9b1d-1',
@@ -9,6 +12,7 @@ const event: DomainEvent = {
   payload: Buffer.from('{"total": 42}'),
   occurredAt: new Date(1_700_000_000_123),
   metadata: {},
+  fields: { tenant: 'acme', shard: '2', account: 'acct-9', blank: '  ', nothing: null },
   source: { table: 'public.outbox', xid: 1, commitLsn: 1n, commitTimeUs: 1n },
 };
 
@@ -42,10 +46,10 @@ describe('RecordMapper', () => {
   });
 
   it('canWriteCloudEventsInBinaryContentMode', () => {
-    const mapper = new RecordMapper('outbox.event.{aggregateType}', {
-      format: 'cloudevents',
-      cloudEventsSource: '/app/db',
-    });
+    const mapper = new RecordMapper(
+      'outbox.event.{aggregateType}',
+      new CloudEventsFormat('/app/db'),
+    );
     const result = mapper.map({ ...event, metadata: { traceparent: '00-abc-def-01' } });
     expect(result).toEqual({
       ok: true,
@@ -88,5 +92,85 @@ describe('RecordMapper', () => {
     expect(topicProblem('..')).toContain('reserved');
     expect(topicProblem('a'.repeat(250))).toBeDefined();
     expect(topicProblem('a'.repeat(249))).toBeUndefined();
+  });
+
+  it('canRouteByAnyColumn and the event fields, whatever their columns are called', () => {
+    const mapper = new RecordMapper('{tenant}.{aggregateType}.{type}');
+    expect(mapper.map(event)).toMatchObject({
+      ok: true,
+      record: { topic: 'acme.order.OrderCreated' },
+    });
+  });
+
+  it.each([
+    ['{nothing}.events', '{nothing} has no value'],
+    ['{blank}.events', '{blank} has no value'],
+    ['{absent}.events', '{absent} has no value'],
+    ['{tenant}.{constructor}', '{constructor} has no value'],
+  ])('failsOnAPlaceholderWithoutValue %s', (template, message) => {
+    expect(new RecordMapper(template).map(event)).toEqual({
+      ok: false,
+      reason: 'INVALID_TOPIC',
+      message: expect.stringContaining(message) as unknown,
+    });
+  });
+
+  it('canKeyByAnotherColumn: its value, or no key when it is null', () => {
+    const topic = TopicTemplate.parse('t');
+    const byAccount = new RecordMapper({ topic, keyColumn: 'account' });
+    expect(byAccount.map(event)).toMatchObject({ ok: true, record: { key: 'acct-9' } });
+    const byNothing = new RecordMapper({ topic, keyColumn: 'nothing' });
+    expect(byNothing.map(event)).toMatchObject({ ok: true, record: { key: null } });
+  });
+
+  it('canPlaceAColumnAsThePartition; a value that is no partition number is refused', () => {
+    const topic = TopicTemplate.parse('t');
+    const byShard = new RecordMapper({ topic, partitionColumn: 'shard' });
+    expect(byShard.map(event)).toMatchObject({ ok: true, record: { partition: 2 } });
+    const byNothing = new RecordMapper({ topic, partitionColumn: 'nothing' });
+    const unset = byNothing.map(event);
+    expect(unset.ok && unset.record.partition).toBeUndefined();
+    const byTenant = new RecordMapper({ topic, partitionColumn: 'tenant' });
+    expect(byTenant.map(event)).toEqual({
+      ok: false,
+      reason: 'INVALID_PARTITION',
+      message: 'partition column tenant holds "acme", not a partition number',
+    });
+  });
+
+  it('canPlaceColumnsInTheEnvelope with the payload bytes untouched; a tombstone stays one', () => {
+    const mapper = new RecordMapper(
+      'outbox.event.{aggregateType}',
+      new JsonFormat([
+        { column: 'tenant', alias: 'tenant' },
+        { column: 'nothing', alias: 'gone' },
+      ]),
+    );
+    const result = mapper.map({ ...event, payload: Buffer.from('{"n": 12345678901234567890}') });
+    expect(result.ok && result.record.value!.toString()).toBe(
+      '{"payload":{"n": 12345678901234567890},"tenant":"acme","gone":null}',
+    );
+    const tombstone = mapper.map({ ...event, payload: null });
+    expect(tombstone.ok && tombstone.record.value).toBeNull();
+  });
+});
+
+describe('TopicTemplate', () => {
+  it.each([
+    ['{tenant name}.x', 'name no field'],
+    ['a{b', 'unmatched brace'],
+    ['a}b', 'unmatched brace'],
+    ['bad topic {tenant}', 'no legal topic name'],
+  ])('failsOnTemplate %s', (template, message) => {
+    expect(() => TopicTemplate.parse(template)).toThrow(message);
+  });
+
+  it('canTellWhichTopicsItProduces', () => {
+    const template = TopicTemplate.parse('{tenant}.outbox.{aggregateType}');
+    expect(template.fields).toEqual(['tenant', 'aggregateType']);
+    expect(template.matches('acme.outbox.order')).toBe(true);
+    expect(template.matches('acme.outboxXorder')).toBe(false);
+    expect(template.matches('.outbox.order')).toBe(false);
+    expect(TopicTemplate.parse('all').matches('all')).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ const event: DomainEvent = {
   payload: Buffer.from('{"a": 1}'),
   occurredAt: new Date(0),
   metadata: {},
+  fields: {},
   source: { table: 'public.outbox', xid: 1, commitLsn: 1n, commitTimeUs: 0n },
 };
 const records = new RecordMapper('outbox.event.{aggregateType}');

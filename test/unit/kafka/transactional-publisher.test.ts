@@ -2,7 +2,7 @@ import type { Producer, Transaction } from 'kafkajs';
 import pino from 'pino';
 import type { RelayError } from '../../../src/errors';
 import type { KafkaRecord } from '../../../src/kafka/record-mapper';
-import type { TopicCreator } from '../../../src/kafka/topics';
+import { groupByTopic, type TopicCreator } from '../../../src/kafka/topics';
 import { TransactionalPublisher } from '../../../src/kafka/transactional-publisher';
 
 interface Sent {
@@ -68,7 +68,9 @@ async function setup(splitEvents = 100, intervalMs = 60_000, lanes = 1) {
         transaction: await fake.transaction(),
       })),
     ),
-    { ensure: () => Promise.resolve() } as unknown as TopicCreator,
+    {
+      prepare: (records: KafkaRecord[]) => Promise.resolve(groupByTopic(records)),
+    } as unknown as TopicCreator,
     undefined,
     {
       batchMaxEvents: 3,

@@ -1,47 +1,31 @@
-import { AvroSchemas } from './kafka/avro';
-import { loadConfig } from './config/load';
-import { describeError, isRelayError } from './errors';
-import { createLogger, KafkaLogTap } from './logger';
-import { createKafka } from './kafka/client';
-import { describeDatabase } from './redact';
-import { kafkaSecurity, describeKafkaSecurity, type KafkaSecurity } from './kafka/security';
-import { HttpEndpoint } from './ops/http-server';
-import { RelayMetrics } from './ops/metrics';
-import { RelayOps } from './ops/relay-ops';
-import { RelayState } from './ops/state';
-import { Relay } from './relay/relay';
-
-/** Exit codes: documented in the README's operations section. */
-export const EXIT = { OK: 0, FATAL: 1, CONFIG: 2 } as const;
+import { describeError, isRelayError } from '../errors';
+import type { ValueFormat } from '../kafka/formats';
+import { describeKafkaSecurity } from '../kafka/security';
+import { createLogger, KafkaLogTap } from '../logger';
+import { HttpEndpoint } from '../ops/http-server';
+import { RelayMetrics } from '../ops/metrics';
+import { RelayOps } from '../ops/relay-ops';
+import { RelayState } from '../ops/state';
+import { describeDatabase } from '../redact';
+import { recordMapper, valueFormat } from '../relay/from-config';
+import { Relay } from '../relay/relay';
+import { bootstrap, EXIT, type Bootstrap } from './bootstrap';
 
 /**
- * Composition root: the only place that reads the environment and builds the network adapters.
- * Returns the process exit code.
+ * Composition root of the relay: the only place that reads the environment and builds the
+ * network adapters. Returns the process exit code.
  */
 export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promise<number> {
-  let config;
+  let setup: Bootstrap;
+  let format: ValueFormat;
   try {
-    config = loadConfig(env);
+    setup = bootstrap(env);
+    format = valueFormat(setup.config);
   } catch (err) {
     process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
     return EXIT.CONFIG;
   }
-  let security: KafkaSecurity;
-  try {
-    security = kafkaSecurity(config);
-  } catch (err) {
-    process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
-    return EXIT.CONFIG;
-  }
-  let avroSchemas: AvroSchemas | undefined;
-  if (config.valueFormat === 'avro' && config.avroSchemaDir !== undefined) {
-    try {
-      avroSchemas = AvroSchemas.load(config.avroSchemaDir);
-    } catch (err) {
-      process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
-      return EXIT.CONFIG;
-    }
-  }
+  const { config } = setup;
   const log = createLogger(config.logLevel);
   log.info(
     {
@@ -49,15 +33,16 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
       database: describeDatabase(config.databaseUrl),
       brokers: config.kafkaBrokers,
       kafkaSecurity: describeKafkaSecurity(config),
-      table: `${config.outboxTable.schema}.${config.outboxTable.name}`,
+      table: config.outboxTable.qualified(),
       slot: config.slotName,
       publication: config.publicationName,
-      topicTemplate: config.topicTemplate,
+      topicTemplate: config.topicTemplate.text,
+      valueFormat: format.name,
     },
     'starting',
   );
   const kafkaLogs = new KafkaLogTap();
-  const kafka = createKafka(config, security, log, kafkaLogs);
+  const kafka = setup.kafka(log, kafkaLogs);
   const state = new RelayState(config.slotName, config.publicationName);
   state.delivery = config.deliveryGuarantee;
   const metrics = new RelayMetrics(state);
@@ -72,7 +57,14 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
     { host: config.httpHost, port: http.port },
     'http endpoint listening (/healthz, /readyz, /metrics, /)',
   );
-  const relay = new Relay(config, kafka, log, new RelayOps(state, metrics), avroSchemas, kafkaLogs);
+  const relay = new Relay(
+    config,
+    kafka,
+    log,
+    new RelayOps(state, metrics),
+    recordMapper(config, format),
+    kafkaLogs,
+  );
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AvroSchemas, canonicalForm, rabinFingerprint64 } from '../../../src/kafka/avro';
+import {
+  AvroSchemas,
+  canonicalForm,
+  rabinFingerprint64,
+} from '../../../src/kafka/formats/avro-schemas';
 
 // Reference values printed by the Java Avro library 1.12.0 (SchemaNormalization.toParsingForm,
 // parsingFingerprint64, and BinaryMessageEncoder for the single-object encoding).

@@ -1,0 +1,27 @@
+import type { DomainEvent } from '../../events/domain-event';
+
+/** Why an event's payload cannot become a value in this format. */
+export type EncodingProblem = { reason: 'NO_SCHEMA' | 'PAYLOAD_INVALID'; message: string };
+
+export type Encoded = { ok: true; value: Buffer | null } | ({ ok: false } & EncodingProblem);
+
+/**
+ * How an event becomes a record's headers and value. One implementation per VALUE_FORMAT, built
+ * once by the composition root; the record's topic, key, partition and timestamp do not depend
+ * on it.
+ */
+export interface ValueFormat {
+  readonly name: string;
+  /** The record's headers. Metadata first, so a header column cannot overwrite the event's own attributes. */
+  headers(event: DomainEvent): Record<string, string>;
+  /** The record's value (null: a tombstone); may add headers (e.g. the schema's name). */
+  encode(event: DomainEvent, headers: Record<string, string>): Encoded;
+  /** Work before the first event (e.g. reaching a schema registry); start-up fails if it throws. */
+  prepare?(): Promise<void>;
+}
+
+/** An outbox column placed into the JSON value's envelope, under `alias`. */
+export interface EnvelopeField {
+  column: string;
+  alias: string;
+}
