@@ -52,6 +52,21 @@ export function isRelayError(err: unknown, code?: RelayErrorCode): err is RelayE
   return err instanceof RelayError && (code === undefined || err.code === code);
 }
 
+/**
+ * Anything thrown, as a RelayError: a RelayError as it is, anything else under `code` with its
+ * message (prefixed by `what` when given).
+ */
+export function toRelayError(
+  err: unknown,
+  code: RelayErrorCode,
+  options: { retriable?: boolean; what?: string } = {},
+): RelayError {
+  if (err instanceof RelayError) return err;
+  const message =
+    options.what === undefined ? describeError(err) : `${options.what}: ${describeError(err)}`;
+  return new RelayError(code, message, { retriable: options.retriable, cause: err });
+}
+
 /** The one CONFIG_INVALID error that lists every problem, so a user fixes them in one go. */
 export function configInvalid(problems: readonly string[]): RelayError {
   return new RelayError(

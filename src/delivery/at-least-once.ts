@@ -38,11 +38,7 @@ export class AtLeastOnceDelivery<T> implements Delivery<T> {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      retry: {
-        retries: 2,
-        initialRetryTime: config.retryInitialMs,
-        maxRetryTime: config.retryMaxMs,
-      },
+      // kafkajs' retry is the client's (kafka/client.ts); the publisher retries on top.
     });
     this.admin = kafka.admin();
     const topics = topicCreator(this.admin, config, callbacks, log);

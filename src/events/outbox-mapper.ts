@@ -157,6 +157,11 @@ export class OutboxMapper {
     });
   }
 
+  /** Whether the insert is into the outbox table. */
+  handles(message: InsertMessage): boolean {
+    return this.relations.has(message.relationId);
+  }
+
   /** The row's columns as text (for dead letters); undefined for other relations. */
   rowOf(message: InsertMessage): Record<string, string | null> | undefined {
     const relation = this.relations.get(message.relationId);

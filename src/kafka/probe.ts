@@ -1,16 +1,15 @@
 import type { Admin } from 'kafkajs';
+import { raceTimeout } from '../retry/timeout';
 
 /** True if a broker answers a metadata request within `timeoutMs`. */
 export async function probeCluster(admin: Admin, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
+    return await raceTimeout(
       admin.describeCluster().then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
+      timeoutMs,
+      false,
+    );
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -12,7 +12,7 @@ export type Route =
  * Decides what a mapped row becomes: its record, or a problem for the dead-letter path (invalid
  * row, topic Kafka rejects, record over the size limit). Pure.
  */
-export function routeEvent(
+export function recordOrDeadLetter(
   mapped: MappedRow,
   records: RecordMapper,
   maxRecordBytes: number,

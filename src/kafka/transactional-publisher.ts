@@ -8,6 +8,7 @@ import {
 } from '../ack/published-position';
 import { describeError, isRelayError, RelayError } from '../errors';
 import type { Lsn } from '../replication/lsn';
+import { raceTimeout } from '../retry/timeout';
 import { authorizationError, isRetriableKafkaError, kafkaErrorType } from './errors';
 import type { KafkaRecord } from './record-mapper';
 import type { TopicCreator } from './topics';
@@ -126,12 +127,11 @@ export class TransactionalPublisher<T> {
       lane.transaction = undefined;
       return transaction !== undefined && transaction.isActive() ? [transaction] : [];
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await raceTimeout(
       Promise.all(open.map((t) => t.abort().catch((err: unknown) => this.fail(err)))),
-      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
+      timeoutMs,
+      undefined,
+    );
   }
 
   /** Something may go out: a whole WAL transaction, or enough of an open one to split it. */

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { PublishedPosition } from '../ack/published-position';
 import type { Config } from '../config/load';
 import type { Delivery, EventSink } from '../delivery/delivery';
-import { describeError, isRelayError, RelayError } from '../errors';
+import { isRelayError, RelayError, toRelayError } from '../errors';
+import { raceTimeout } from '../retry/timeout';
 import type { RecordMapper } from '../kafka/record-mapper';
 import type { Heartbeat } from '../ops/heartbeat';
 import type { RelayOps } from '../ops/relay-ops';
@@ -143,21 +144,18 @@ export class ActiveSession {
       { inFlight: session.inFlight.events, timeoutMs: config.shutdownTimeoutMs },
       'stopping: waiting for in-flight events',
     );
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
+    const drained = await raceTimeout(
       (sink?.whenIdle() ?? Promise.resolve()).then(() => true),
-      new Promise<boolean>(
-        (resolve) => (timer = setTimeout(() => resolve(false), config.shutdownTimeoutMs)),
-      ),
-    ]);
-    clearTimeout(timer);
+      config.shutdownTimeoutMs,
+      false,
+    );
     session.sendStatus(true);
     log.info({ confirmedLsn: formatLsn(session.confirmed) }, 'final position confirmed');
     if (drained && sink?.isStopped === true && session.inFlight.events > 0) {
       // The sink gave up (a failed Kafka commit, a fatal send error) instead of draining.
       throw new RelayError(
         'SHUTDOWN_INCOMPLETE',
-        `shutdown could not publish ${session.inFlight.events} events: Kafka failed while stopping (see the error above); they were not confirmed and will be published again on the next start`,
+        `shutdown could not publish ${session.inFlight.events} events: Kafka failed while stopping; they were not confirmed and will be published again on the next start`,
       );
     }
     if (!drained) {
@@ -184,25 +182,20 @@ export class ActiveSession {
   private watch(stream: ReplicationStream): void {
     const interrupt = (i: Interrupt) => this.deps.interrupt(i);
     this.session.onFailure((error) =>
-      interrupt({ kind: error.retriable ? 'session' : 'fatal', error }),
+      interrupt({ kind: error.retriable ? 'reconnect' : 'fatal', error }),
     );
     stream.finished.then(
       () =>
         interrupt({
-          kind: 'session',
+          kind: 'reconnect',
           error: new RelayError('REPLICATION_LOST', 'the server ended the replication stream', {
             retriable: true,
           }),
         }),
       (error: unknown) =>
         interrupt({
-          kind: isRelayError(error) && !error.retriable ? 'fatal' : 'session',
-          error: isRelayError(error)
-            ? error
-            : new RelayError('REPLICATION_LOST', describeError(error), {
-                retriable: true,
-                cause: error,
-              }),
+          kind: isRelayError(error) && !error.retriable ? 'fatal' : 'reconnect',
+          error: toRelayError(error, 'REPLICATION_LOST', { retriable: true }),
         }),
     );
   }

@@ -1,12 +1,14 @@
 import type { RelayError } from '../errors';
 
-/** What ends the current streaming session: a stop request, a fatal error, or a lost stream. */
+/** What ends the current streaming session: a stop request, a fatal error, or a failure a new session (reconnect) may cure. */
 export type Interrupt =
-  { kind: 'stop' } | { kind: 'fatal'; error: RelayError } | { kind: 'session'; error: RelayError };
+  | { kind: 'stop' }
+  | { kind: 'fatal'; error: RelayError }
+  | { kind: 'reconnect'; error: RelayError };
 
 /**
  * Hands the next interrupt to the session loop, whether it arrives before or while the loop
- * waits. A later stop or fatal error replaces a pending 'session' one, never the reverse, and
+ * waits. A later stop or fatal error replaces a pending 'reconnect' one, never the reverse, and
  * nothing replaces a pending fatal error: a fatal error wins over a stop request.
  */
 export class Interrupts {
@@ -20,7 +22,7 @@ export class Interrupts {
       wake(interrupt);
     } else if (
       this.pending?.kind !== 'fatal' &&
-      (this.pending === undefined || interrupt.kind !== 'session')
+      (this.pending === undefined || interrupt.kind !== 'reconnect')
     ) {
       this.pending = interrupt;
     }
@@ -52,6 +54,6 @@ export class Interrupts {
    * failing for good while the relay waits to reconnect).
    */
   clear(): void {
-    if (this.pending?.kind === 'session') this.pending = undefined;
+    if (this.pending?.kind === 'reconnect') this.pending = undefined;
   }
 }

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaLogTap } from '../logger';
 import type { Config } from '../config/load';
-import { describeError, isRelayError, RelayError } from '../errors';
+import { describeError, isRelayError, RelayError, toRelayError } from '../errors';
 import { formatLsn } from '../replication/lsn';
 import { preflight, type SlotState } from '../replication/preflight';
 import { backoffDelay, retryUntil, sleep } from '../retry/backoff';
@@ -46,7 +46,7 @@ export class Relay {
     const callbacks: DeliveryCallbacks<EventToken> = {
       onAcked: (tokens) => this.acked(tokens),
       onFatal: (error) => this.interrupt({ kind: 'fatal', error }),
-      onSessionFailed: (error) => this.interrupt({ kind: 'session', error }),
+      onSessionFailed: (error) => this.interrupt({ kind: 'reconnect', error }),
       onRetry: (error) => this.ops.error(error, 'kafka_send'),
       onDeadLetter: (reason) => this.ops.metrics.deadLetters.inc({ reason }),
     };
@@ -69,7 +69,7 @@ export class Relay {
   /** Runs until stopped (resolves) or an unrecoverable error (rejects with a RelayError). */
   async run(): Promise<void> {
     this.startupDeadline = Date.now() + this.config.startupTimeoutMs;
-    const slot = await this.retryUntil(this.startupDeadline, 'PostgreSQL', () =>
+    const slot = await this.retryAtStartup(this.startupDeadline, 'PostgreSQL', () =>
       this.preflight(true),
     );
     if (slot === undefined) return;
@@ -84,7 +84,7 @@ export class Relay {
       'preflight passed',
     );
     try {
-      const connected = await this.retryUntil(this.startupDeadline, 'Kafka', () =>
+      const connected = await this.retryAtStartup(this.startupDeadline, 'Kafka', () =>
         this.delivery.connect().then(() => true),
       );
       if (connected === undefined) return;
@@ -189,7 +189,21 @@ export class Relay {
 
   /** A stop drains and returns; a failure first publishes what was read (if it can), then throws. */
   private async endOnInterrupt(interrupt: Interrupt, active: ActiveSession): Promise<void> {
-    if (interrupt.kind === 'stop') return active.drain();
+    if (interrupt.kind === 'stop') {
+      try {
+        return await active.drain();
+      } catch (err) {
+        // The sink gave up while draining: its fatal error is the reason; log it and name it.
+        const cause = this.interrupts.takeFatal();
+        if (cause === undefined || !isRelayError(err, 'SHUTDOWN_INCOMPLETE')) throw err;
+        this.ops.error(cause);
+        this.log.error({ code: cause.code, ...cause.context }, cause.message);
+        throw new RelayError('SHUTDOWN_INCOMPLETE', `${err.message} (${cause.code})`, {
+          cause,
+          context: cause.context,
+        });
+      }
+    }
     if (interrupt.kind === 'fatal' && !active.sinkStopped) {
       // Publish (and confirm) what was read before the failure, so a restart repeats as little
       // as possible; nothing after it is confirmed.
@@ -220,9 +234,7 @@ export class Relay {
       }
       return 'stopped';
     }
-    let error = isRelayError(err)
-      ? err
-      : new RelayError('REPLICATION_LOST', describeError(err), { retriable: true, cause: err });
+    let error = toRelayError(err, 'REPLICATION_LOST', { retriable: true });
     if (
       error.retriable &&
       !this.streamedOnce &&
@@ -283,17 +295,13 @@ export class Relay {
   }
 
   /** Start-up: retries retriable failures until the deadline, then fails with the last error. */
-  private async retryUntil<T>(
+  private async retryAtStartup<T>(
     deadline: number,
     what: string,
     fn: () => Promise<T>,
   ): Promise<T | undefined> {
     const asRelayError = (err: unknown) =>
-      isRelayError(err)
-        ? err
-        : new RelayError(what === 'Kafka' ? 'KAFKA_SEND' : 'PG_UNREACHABLE', describeError(err), {
-            cause: err,
-          });
+      toRelayError(err, what === 'Kafka' ? 'KAFKA_SEND' : 'PG_UNREACHABLE');
     try {
       return await retryUntil(fn, {
         deadline,

@@ -108,7 +108,7 @@ export class SessionMonitor {
       { code: error.code, confirmedLsn: formatLsn(this.session.confirmed) },
       `${error.message}; reconnecting`,
     );
-    this.deps.interrupt({ kind: 'session', error });
+    this.deps.interrupt({ kind: 'reconnect', error });
   }
 
   private async sampleAndBeat(): Promise<void> {

@@ -1,16 +1,11 @@
 import type { Logger } from 'pino';
 import { AckTracker, type TrackedTransaction } from '../ack/ack-tracker';
-import { RelayError } from '../errors';
-import { OutboxMapper, type OutboxLayout } from '../events/outbox-mapper';
-import type { TableName } from '../table-name';
-import { isPublished, type PublishedPosition } from '../ack/published-position';
+import type { PublishedPosition } from '../ack/published-position';
 import type { EventSink } from '../delivery/delivery';
-import { recordBytes } from '../kafka/record-mapper';
-import type { KafkaRecord, RecordMapper } from '../kafka/record-mapper';
-import { deadLetterRecord } from '../kafka/dead-letter';
-import { routeEvent, type RouteProblem } from '../kafka/route';
-import { mapMessage } from '../events/message-mapper';
-import type { MappedRow } from '../events/outbox-mapper';
+import type { RelayError } from '../errors';
+import { toRelayError } from '../errors';
+import type { OutboxLayout } from '../events/outbox-mapper';
+import type { RecordMapper } from '../kafka/record-mapper';
 import { HEARTBEAT_PREFIX } from '../ops/heartbeat';
 import { formatLsn, type Lsn } from '../replication/lsn';
 import {
@@ -18,8 +13,12 @@ import {
   type InsertMessage,
   type LogicalMessage,
 } from '../replication/pgoutput-decoder';
-import { pgTimestampToUnixMicros, type ReplicationMessage } from '../replication/protocol';
+import type { ReplicationMessage } from '../replication/protocol';
 import type { ReplicationStream } from '../replication/replication-stream';
+import type { TableName } from '../table-name';
+import { EventIntake, type Intake } from './event-intake';
+import { FlowControl } from './flow-control';
+import { TransactionReader, type OpenTransaction } from './transaction-reader';
 
 /** What the publisher carries for each event, to find its way back to its transaction. */
 export interface EventToken {
@@ -47,30 +46,19 @@ export interface SessionOptions {
   onDeadLetter(reason: string): void;
 }
 
-interface OpenTransaction {
-  xid: number;
-  commitLsn: Lsn;
-  commitTimeUs: bigint;
-  tracked: TrackedTransaction;
-  /** Events met so far in this transaction, published or skipped: the next event's index. */
-  events: number;
-  /** Events handed to the sink. */
-  enqueued: number;
-}
-
 /**
- * One replication connection's worth of streaming: decodes pgoutput, turns outbox inserts into
- * records for the sink, applies back-pressure, and confirms what Kafka acknowledged. A new
+ * One replication connection's worth of streaming, coordinating the parts: reads pgoutput
+ * transactions, hands outbox rows to the event intake and its records to the sink, applies
+ * back-pressure (FlowControl), and confirms what Kafka acknowledged. A new
  * session (after a reconnect) starts from the slot's confirmed position with fresh state; acks
  * that arrive for an ended session are ignored. Until `start` hands it a sink, the session holds
  * the stream paused and keeps what already arrived.
  */
 export class StreamSession {
   private readonly tracker: AckTracker;
-  private readonly mapper: OutboxMapper;
-  private open: OpenTransaction | undefined;
-  private inFlightEvents = 0;
-  private inFlightBytes = 0;
+  private readonly intake: EventIntake;
+  private readonly flow: FlowControl;
+  private readonly transactions: TransactionReader;
   private lastSentLsn: Lsn = -1n;
   private stream: ReplicationStream | undefined;
   private ended = false;
@@ -78,12 +66,8 @@ export class StreamSession {
   private failure: RelayError | undefined;
   private failureListener: ((err: RelayError) => void) | undefined;
   private sink: EventSink<EventToken> | undefined;
-  /** Exactly-once: what is already on Kafka; those events are skipped. */
-  private published: PublishedPosition | undefined;
   /** Messages that arrived before `start`, handled when it is called. */
   private held: ReplicationMessage[] | undefined = [];
-  /** Events skipped as already on Kafka (exactly-once, after a restart), in this session. */
-  eventsSkipped = 0;
   /** Events read in this session, for logs. */
   eventsRead = 0;
   /** When the stream last delivered anything (data or keepalive), ms since the epoch. */
@@ -96,15 +80,22 @@ export class StreamSession {
     private readonly log: Logger,
   ) {
     this.tracker = new AckTracker(startLsn);
-    this.mapper = new OutboxMapper(options.table, options.layout);
+    this.transactions = new TransactionReader(this.tracker);
+    this.intake = new EventIntake(options, records, log);
+    this.flow = new FlowControl(options.maxInFlightEvents, options.maxInFlightBytes);
   }
 
   get confirmed(): Lsn {
     return this.tracker.confirmed;
   }
 
+  /** Events skipped as already on Kafka (exactly-once, after a restart), in this session. */
+  get eventsSkipped(): number {
+    return this.transactions.skipped;
+  }
+
   get inFlight(): { events: number; bytes: number } {
-    return { events: this.inFlightEvents, bytes: this.inFlightBytes };
+    return this.flow.inFlight;
   }
 
   /** True while reading is paused for back-pressure (or shutdown). */
@@ -123,16 +114,11 @@ export class StreamSession {
    */
   start(sink: EventSink<EventToken>, published: PublishedPosition | undefined): void {
     this.sink = sink;
-    this.published = published;
+    this.transactions.published = published;
     const held = this.held ?? [];
     this.held = undefined;
     for (const message of held) this.handle(message);
-    if (
-      this.reading &&
-      this.inFlightEvents < this.options.maxInFlightEvents &&
-      this.inFlightBytes < this.options.maxInFlightBytes
-    )
-      this.stream?.resume();
+    if (this.reading && !this.flow.full) this.stream?.resume();
   }
 
   /** Holds the stream (before `start`): nothing is read until the sink is ready. */
@@ -193,15 +179,9 @@ export class StreamSession {
       this.handleData(message.data);
     } catch (err) {
       this.fail(
-        err instanceof RelayError
-          ? err
-          : new RelayError(
-              'REPLICATION_PROTOCOL',
-              `cannot decode the replication stream: ${(err as Error).message}`,
-              {
-                cause: err,
-              },
-            ),
+        toRelayError(err, 'REPLICATION_PROTOCOL', {
+          what: 'cannot decode the replication stream',
+        }),
       );
     }
   };
@@ -211,44 +191,28 @@ export class StreamSession {
     if (this.ended) return;
     let advanced = false;
     for (const token of tokens) {
-      this.inFlightEvents--;
-      this.inFlightBytes -= token.bytes;
+      this.flow.release(token.bytes);
       if (this.tracker.ack(token.txn) !== undefined) advanced = true;
     }
     if (advanced) this.sendStatus();
-    if (
-      this.reading &&
-      this.stream?.isPaused === true &&
-      this.inFlightEvents <= this.options.maxInFlightEvents / 2 &&
-      this.inFlightBytes <= this.options.maxInFlightBytes / 2
-    ) {
-      this.stream.resume();
-    }
+    if (this.reading && this.stream?.isPaused === true && this.flow.drained) this.stream.resume();
   }
 
   private handleData(data: Buffer): void {
     const message = decodePgoutput(data);
     switch (message.tag) {
       case 'begin':
-        this.open = {
-          xid: message.xid,
-          commitLsn: message.finalLsn,
-          commitTimeUs: pgTimestampToUnixMicros(message.commitTime),
-          tracked: this.tracker.begin(message.xid),
-          events: 0,
-          enqueued: 0,
-        };
+        this.transactions.begin(message);
         return;
       case 'commit': {
-        const txn = this.open;
-        this.open = undefined;
-        if (txn !== undefined && txn.enqueued > 0)
-          this.sink?.transactionEnded(message.endLsn, txn.commitTimeUs);
-        if (this.tracker.commit(message.endLsn) !== undefined) this.sendStatus();
+        const { ended, confirmable } = this.transactions.commit(message.endLsn);
+        if (ended !== undefined && ended.enqueued > 0)
+          this.sink?.transactionEnded(message.endLsn, ended.source.commitTimeUs);
+        if (confirmable !== undefined) this.sendStatus();
         return;
       }
       case 'relation':
-        this.mapper.onRelation(message);
+        this.intake.relation(message);
         return;
       case 'insert':
         this.onInsert(message, data.length);
@@ -264,18 +228,10 @@ export class StreamSession {
   }
 
   private onInsert(message: InsertMessage, size: number): void {
-    const txn = this.open;
+    const txn = this.transactions.current;
     if (txn === undefined) throw new Error('insert outside a transaction');
-    const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
-    const mapped = this.mapper.onInsert(message, source);
-    if (mapped === undefined || this.alreadyPublished(txn)) return;
-    this.publishMapped(
-      txn,
-      mapped,
-      (fields) =>
-        this.deadLetter(txn, this.mapper.rowOf(message) ?? {}, this.outboxTable, fields, size),
-      size,
-    );
+    if (!this.intake.isOutboxRow(message) || !this.transactions.nextEvent(txn)) return;
+    this.publish(txn, this.intake.row(message, txn.source, size)!);
   }
 
   private onMessage(message: LogicalMessage, size: number): void {
@@ -283,126 +239,27 @@ export class StreamSession {
       this.options.onHeartbeat(message.content.toString('utf8'));
       return;
     }
-    const prefix = this.options.messagePrefix;
-    if (prefix === undefined || message.prefix !== prefix) return;
-    const txn = this.open;
+    if (!this.intake.isEventMessage(message)) return;
+    const txn = this.transactions.current;
     if (!message.transactional || txn === undefined) {
       this.log.warn(
-        { prefix, lsn: formatLsn(message.lsn) },
+        { prefix: message.prefix, lsn: formatLsn(message.lsn) },
         'ignored a non-transactional logical decoding message: only pg_logical_emit_message(true, ...) is atomic with its transaction',
       );
       return;
     }
-    if (this.alreadyPublished(txn)) return;
-    const source = { xid: txn.xid, commitLsn: txn.commitLsn, commitTimeUs: txn.commitTimeUs };
-    const mapped = mapMessage(
-      message.content,
-      message.lsn,
-      this.stream?.origin ?? '',
-      source,
-      prefix,
-    );
-    const row = mapped.ok ? {} : mapped.invalid.row;
-    this.publishMapped(
-      txn,
-      mapped,
-      (fields) => this.deadLetter(txn, row, `message:${prefix}`, fields, size),
-      size,
-    );
+    if (!this.transactions.nextEvent(txn)) return;
+    this.publish(txn, this.intake.message(message, txn.source, this.stream?.origin ?? '', size));
   }
 
-  /** Publishes a mapped event, or dead-letters it (or fails) when it cannot become a record. */
-  private publishMapped(
-    txn: OpenTransaction,
-    mapped: MappedRow,
-    letter: (problem: RouteProblem) => void,
-    size: number,
-  ): void {
-    const route = routeEvent(mapped, this.records, this.options.maxRecordBytes);
-    if (!route.ok) return letter(route.problem);
-    if (this.log.isLevelEnabled('trace') && mapped.ok) {
-      const { event } = mapped;
-      this.log.trace(
-        {
-          id: event.id,
-          type: event.type,
-          aggregateId: event.aggregateId,
-          topic: route.record.topic,
-          lsn: formatLsn(txn.commitLsn),
-        },
-        'event read',
-      );
-    }
-    this.publish(txn, route.record, Math.max(size, route.bytes));
-  }
-
-  private get outboxTable(): string {
-    return this.options.table.qualified();
-  }
-
-  private deadLetter(
-    txn: OpenTransaction,
-    row: Record<string, string | null>,
-    table: string,
-    fields: RouteProblem,
-    size: number,
-  ): void {
-    const context = {
-      reason: fields.reason,
-      id: fields.eventId,
-      lsn: formatLsn(txn.commitLsn),
-      table,
-    };
-    if (this.options.onInvalidEvent === 'fail') {
-      throw new RelayError(
-        'EVENT_INVALID',
-        `${fields.message}; ON_INVALID_EVENT=fail: nothing from here on is confirmed`,
-        { context },
-      );
-    }
-    const record = deadLetterRecord(
-      {
-        ...fields,
-        row,
-        table,
-        commitLsn: txn.commitLsn,
-        xid: txn.xid,
-        timestamp: String(txn.commitTimeUs / 1000n),
-      },
-      this.options.deadLetterTopic,
-      this.options.maxRecordBytes,
-    );
-    this.log.warn(
-      { ...context, topic: this.options.deadLetterTopic },
-      `dead-lettered: ${fields.message}`,
-    );
-    this.options.onDeadLetter(fields.reason);
-    this.publish(
-      txn,
-      record,
-      Math.max(Math.min(size, this.options.maxRecordBytes), recordBytes(record)),
-    );
-  }
-
-  /**
-   * Counts the next event of `txn` and says whether it is already on Kafka (exactly-once, after a
-   * restart): such an event is neither mapped again nor published.
-   */
-  private alreadyPublished(txn: OpenTransaction): boolean {
-    const index = txn.events++;
-    if (!isPublished(this.published, { commitLsn: txn.commitLsn, index })) return false;
-    this.eventsSkipped++;
-    return true;
-  }
-
-  private publish(txn: OpenTransaction, record: KafkaRecord, bytes: number): void {
+  private publish(txn: OpenTransaction, { record, bytes }: Intake): void {
     const sink = this.sink;
     if (sink === undefined) throw new Error('event before the session started');
     this.tracker.addEvent();
-    this.inFlightEvents++;
-    this.inFlightBytes += bytes;
+    const full = this.flow.add(bytes);
     this.eventsRead++;
     txn.enqueued++;
+    const { commitLsn, commitTimeUs } = txn.source;
     sink.enqueue(
       record,
       bytes,
@@ -411,16 +268,11 @@ export class StreamSession {
         txn: txn.tracked,
         bytes,
         topic: record.topic,
-        commitTimeMs: Number(txn.commitTimeUs / 1000n),
+        commitTimeMs: Number(commitTimeUs / 1000n),
       },
-      { commitLsn: txn.commitLsn, index: txn.events - 1 },
+      { commitLsn, index: txn.events - 1 },
     );
-    if (
-      this.inFlightEvents >= this.options.maxInFlightEvents ||
-      this.inFlightBytes >= this.options.maxInFlightBytes
-    ) {
-      this.stream?.pause();
-    }
+    if (full) this.stream?.pause();
   }
 
   private fail(err: RelayError): void {

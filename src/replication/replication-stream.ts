@@ -2,6 +2,7 @@ import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
 import { describeDatabase } from '../redact';
+import { raceTimeout } from '../retry/timeout';
 import type { Lsn } from './lsn';
 import { encodeStandbyStatus, parseCopyData, type ReplicationMessage } from './protocol';
 
@@ -154,18 +155,11 @@ export class ReplicationStream {
    */
   async close(): Promise<void> {
     this.connection.stream.resume();
-    let timer: NodeJS.Timeout | undefined;
     const ended = Promise.all([
       this.client.end().catch(() => undefined),
       this.finished.catch(() => undefined),
     ]).then(() => true);
-    const closed = await Promise.race([
-      ended,
-      new Promise<boolean>(
-        (resolve) => (timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS)),
-      ),
-    ]);
-    clearTimeout(timer);
+    const closed = await raceTimeout(ended, CLOSE_TIMEOUT_MS, false);
     if (!closed) {
       (this.connection.stream as unknown as { destroy(): void }).destroy();
       await ended;

@@ -1,5 +1,5 @@
 import { KafkaServer } from '../../harness/kafka';
-import { readTopic } from '../../helpers/kafka';
+import { kafkaClient, readTopic } from '../../helpers/kafka';
 import {
   createOutboxTable,
   dropOutbox,
@@ -136,6 +136,60 @@ describe('relay: Kafka outage', () => {
     } finally {
       await kafka.start();
       await dropOutbox(url, timeoutNames);
+    }
+  });
+
+  it('exits 1 with SHUTDOWN_INCOMPLETE when Kafka refuses the in-flight events for good while stopping', async () => {
+    const refusedNames = outboxNames('shutdown_refused');
+    await createOutboxTable(url, refusedNames.table);
+    // A topic that refuses records over 1 KiB: a non-retriable MESSAGE_TOO_LARGE, once the broker is back.
+    const admin = kafkaClient([kafka.brokers]).admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: `${refusedNames.topicPrefix}.payment`,
+          numPartitions: 1,
+          configEntries: [{ name: 'max.message.bytes', value: '1024' }],
+        },
+      ],
+    });
+    await admin.disconnect();
+    const relay = new RelayProcess(
+      relayEnv(refusedNames, {
+        KAFKA_BROKERS: kafka.brokers,
+        SHUTDOWN_TIMEOUT_MS: '60000',
+        RETRY_MAX_MS: '500',
+      }),
+    );
+    try {
+      await relay.waitUntilStreaming();
+      await kafka.stop('SIGKILL');
+      const before = await slotConfirmedLsn(url, refusedNames.slot);
+      await withSql(url, (sql) =>
+        insertRows(sql, refusedNames.table, [
+          outboxRow('payment', 'p-1', 'Refunded', { note: 'x'.repeat(4000) }),
+        ]),
+      );
+      await relay.waitForLog((l) => /Kafka send failed; retrying/.test(l.msg), 'a send retry');
+      relay.kill('SIGTERM');
+      await relay.waitForLog((l) => /waiting for in-flight events/.test(l.msg), 'the drain');
+      await kafka.start();
+      // Before the fix the refused batch read as drained: "stopped", exit 0, nothing alerted.
+      expect(await relay.exited).toBe(1);
+      const fatal = relay.logs.find((l) => l.level === 'fatal');
+      expect(fatal?.code).toBe('SHUTDOWN_INCOMPLETE');
+      expect(fatal?.msg).toContain('(KAFKA_SEND)');
+      // The reason is logged as an error of its own, with the broker's word for it.
+      const reason = relay.logs.find((l) => l.level === 'error' && l.code === 'KAFKA_SEND');
+      expect(reason?.msg).toContain('MESSAGE_TOO_LARGE');
+      expect(relay.logs.some((l) => l.msg === 'stopped')).toBe(false);
+      // Nothing unacknowledged was confirmed: the row is read again on the next start.
+      expect(await slotConfirmedLsn(url, refusedNames.slot)).toBe(before);
+    } finally {
+      await kafka.start().catch(() => undefined);
+      await dropOutbox(url, refusedNames);
     }
   });
 });

@@ -175,7 +175,8 @@ describe('relay: exactly-once delivery', () => {
     } finally {
       expect(await relay.stop()).toBe(0);
     }
-  });
+    // About a minute alone; twice the default bound leaves room on a busy two-core machine.
+  }, 240_000);
 
   it('fences a frozen active instance: after the standby took over, the woken one publishes nothing a read_committed consumer sees', async () => {
     const names = outboxNames('eos_zombie');

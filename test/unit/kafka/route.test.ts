@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../../../src/events/domain-event';
 import { RecordMapper } from '../../../src/kafka/record-mapper';
-import { routeEvent } from '../../../src/kafka/route';
+import { recordOrDeadLetter } from '../../../src/kafka/route';
 
 const event: DomainEvent = {
   id: 'e-1',
@@ -15,9 +15,9 @@ const event: DomainEvent = {
 };
 const records = new RecordMapper('outbox.event.{aggregateType}');
 
-describe('routeEvent', () => {
+describe('recordOrDeadLetter', () => {
   it('canRouteAValidEventToItsRecord', () => {
-    expect(routeEvent({ ok: true, event }, records, 10_000)).toMatchObject({
+    expect(recordOrDeadLetter({ ok: true, event }, records, 10_000)).toMatchObject({
       ok: true,
       record: { topic: 'outbox.event.order', key: 'o-1' },
     });
@@ -30,7 +30,7 @@ describe('routeEvent', () => {
       row: {},
       eventId: 'e-1',
     };
-    expect(routeEvent({ ok: false, invalid }, records, 10_000)).toEqual({
+    expect(recordOrDeadLetter({ ok: false, invalid }, records, 10_000)).toEqual({
       ok: false,
       problem: {
         reason: 'MISSING_TYPE',
@@ -43,7 +43,7 @@ describe('routeEvent', () => {
 
   it('failsOnTopicsKafkaRejects, naming the intended topic', () => {
     expect(
-      routeEvent({ ok: true, event: { ...event, aggregateType: 'a b' } }, records, 10_000),
+      recordOrDeadLetter({ ok: true, event: { ...event, aggregateType: 'a b' } }, records, 10_000),
     ).toMatchObject({
       ok: false,
       problem: { reason: 'INVALID_TOPIC', intendedTopic: 'outbox.event.a b', eventId: 'e-1' },
@@ -52,7 +52,7 @@ describe('routeEvent', () => {
 
   it('failsOnRecordsOverTheSizeLimit', () => {
     const big = { ...event, payload: Buffer.alloc(20_000, 0x61) };
-    expect(routeEvent({ ok: true, event: big }, records, 10_000)).toMatchObject({
+    expect(recordOrDeadLetter({ ok: true, event: big }, records, 10_000)).toMatchObject({
       ok: false,
       problem: { reason: 'RECORD_TOO_LARGE', intendedTopic: 'outbox.event.order' },
     });

@@ -2,7 +2,7 @@ import { RelayError } from '../../../src/errors';
 import { Interrupts } from '../../../src/relay/interrupts';
 
 const lost = {
-  kind: 'session',
+  kind: 'reconnect',
   error: new RelayError('REPLICATION_LOST', 'lost', { retriable: true }),
 } as const;
 const fatal = { kind: 'fatal', error: new RelayError('KAFKA_SEND', 'rejected') } as const;
