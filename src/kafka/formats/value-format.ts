@@ -16,8 +16,6 @@ export interface ValueFormat {
   headers(event: DomainEvent): Record<string, string>;
   /** The record's value (null: a tombstone); may add headers (e.g. the schema's name). */
   encode(event: DomainEvent, headers: Record<string, string>): Encoded;
-  /** Work before the first event (e.g. reaching a schema registry); start-up fails if it throws. */
-  prepare?(): Promise<void>;
 }
 
 /** An outbox column placed into the JSON value's envelope, under `alias`. */
