@@ -23,6 +23,7 @@ Commands:
   init           print the SQL for the outbox table, publication and slot (--apply runs it)
   status         slot, lag, publication, connected instances and topics
   tail <topic>   print a topic's records readably (for when kafka-ui is not at hand)
+  replay         re-publish outbox rows still in the table (by time, aggregate, type, SQL)
 
 Run "outbox-relay <command> --help" for a command's options.
 `;
@@ -59,14 +60,54 @@ options of a secured cluster). Uses a throw-away consumer group, deleted on exit
   --max N            stop after N records
   --json             one JSON object per record
 `,
+  replay: `Usage: outbox-relay replay [selection] [--topic-template T] [--max-rate N] [--dry-run]
+
+Re-publishes outbox rows that are still in the table, exactly as live streaming publishes them
+(same event id, topic, key, partition, headers, value format) plus a header \`outbox.replay\`
+naming the run. Reads one read-only snapshot in pages; never touches the replication slot, so it
+can run while the relay streams. Same environment variables as start.
+
+Selection (all optional, combined with AND):
+  --from TIME            rows at or after TIME (ISO 8601, e.g. 2026-11-30T12:00:00Z)
+  --to TIME              rows before TIME
+                         (time = OUTBOX_COLUMN_TIMESTAMP, else the commit time when
+                         track_commit_timestamp is on)
+  --aggregate-type X     rows of this aggregate type
+  --aggregate-id X       rows of this aggregate id
+  --event-type X         rows of this event type
+  --where 'SQL'          a predicate over the table's columns (read-only transaction)
+  --limit N              at most N rows
+  --order-by COLUMN      order of publication (default: the timestamp column, else the
+                         physical order, which is insertion order for an insert-only table)
+
+  --topic-template T     publish to these topics instead (TOPIC_TEMPLATE placeholders)
+  --max-rate N           at most N events per second
+  --dry-run              print how many rows are selected and the first ones; publish nothing
+`,
 } as const;
+
+/** What `replay` was asked for. */
+export interface ReplayArgs {
+  from?: Date | undefined;
+  to?: Date | undefined;
+  aggregateType?: string | undefined;
+  aggregateId?: string | undefined;
+  eventType?: string | undefined;
+  where?: string | undefined;
+  limit?: number | undefined;
+  orderBy?: string | undefined;
+  topicTemplate?: string | undefined;
+  maxRate?: number | undefined;
+  dryRun: boolean;
+}
 
 export type CliAction =
   | { kind: 'exit'; code: number }
   | { kind: 'start' }
   | { kind: 'init'; apply: boolean }
   | { kind: 'status'; json: boolean }
-  | { kind: 'tail'; topic: string; fromBeginning: boolean; max: number | undefined; json: boolean };
+  | { kind: 'tail'; topic: string; fromBeginning: boolean; max: number | undefined; json: boolean }
+  | ({ kind: 'replay' } & ReplayArgs);
 
 type Command = keyof typeof HELP;
 
@@ -101,8 +142,9 @@ export function parseCli(argv: readonly string[], io: CliIo): CliAction {
     init: ['--apply'],
     status: ['--json'],
     tail: ['--from-beginning', '--max', '--json'],
+    replay: [], // flags with values: parseReplay checks them
   };
-  const unknown = [...flags].filter((f) => !known[command].includes(f));
+  const unknown = command === 'replay' ? [] : [...flags].filter((f) => !known[command].includes(f));
   if (unknown.length > 0) {
     return command === 'start'
       ? usageError(
@@ -123,6 +165,10 @@ export function parseCli(argv: readonly string[], io: CliIo): CliAction {
     case 'status':
       if (rest.length > flags.size) return usageError('takes no arguments besides --json');
       return { kind: 'status', json: flags.has('--json') };
+    case 'replay': {
+      const parsed = parseReplay(rest);
+      return typeof parsed === 'string' ? usageError(parsed) : { kind: 'replay', ...parsed };
+    }
     case 'tail': {
       let max: number | undefined;
       const positional: string[] = [];
@@ -145,4 +191,53 @@ export function parseCli(argv: readonly string[], io: CliIo): CliAction {
       };
     }
   }
+}
+
+const whole = (value: string): number | string =>
+  /^\d{1,12}$/.test(value) && Number(value) > 0 ? Number(value) : 'needs a whole number above 0';
+const time = (value: string): Date | string => {
+  const parsed = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(Number.NaN);
+  return Number.isNaN(parsed.getTime())
+    ? `needs an ISO 8601 time such as 2026-11-30T12:00:00Z, got "${value}"`
+    : parsed;
+};
+const text = (value: string): string | string[] =>
+  value.trim() === '' ? 'needs a value' : [value];
+
+/** `replay`'s flags that take a value: which field each fills and how it is read. */
+const REPLAY_VALUES: Record<string, [keyof ReplayArgs, (value: string) => unknown]> = {
+  '--from': ['from', time],
+  '--to': ['to', time],
+  '--aggregate-type': ['aggregateType', text],
+  '--aggregate-id': ['aggregateId', text],
+  '--event-type': ['eventType', text],
+  '--where': ['where', text],
+  '--limit': ['limit', whole],
+  '--order-by': ['orderBy', text],
+  '--topic-template': ['topicTemplate', text],
+  '--max-rate': ['maxRate', whole],
+};
+
+/** Reads replay's flags (`--flag value` or `--flag=value`); a usage problem as a string. */
+function parseReplay(args: readonly string[]): ReplayArgs | string {
+  const out: ReplayArgs = { dryRun: false };
+  const fields = out as unknown as Record<string, unknown>;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--dry-run') {
+      out.dryRun = true;
+      continue;
+    }
+    const [flag = '', inline] = arg.startsWith('--') ? arg.split(/=(.*)/s, 2) : [arg];
+    const spec = REPLAY_VALUES[flag];
+    if (spec === undefined) return `unexpected argument ${arg}`;
+    const raw = inline ?? args[++i];
+    if (raw === undefined) return `${flag} needs a value`;
+    const value = spec[1](raw);
+    if (typeof value === 'string') return `${flag} ${value}`;
+    fields[spec[0]] = Array.isArray(value) ? value[0] : value;
+  }
+  if (out.from !== undefined && out.to !== undefined && out.from >= out.to)
+    return '--from must be before --to';
+  return out;
 }

@@ -4,6 +4,7 @@ import { createLogger } from '../logger';
 import { bootstrap, EXIT, hasAddress, type Bootstrap } from './bootstrap';
 import { applyInit, initScript } from './init';
 import { databaseStatus, formatStatus, topicStatus, type Status } from './status';
+import { runReplay } from './replay';
 import { tailTopic } from './tail';
 
 type CommandAction = Exclude<CliAction, { kind: 'exit' } | { kind: 'start' }>;
@@ -17,9 +18,13 @@ export async function runCommand(
   const needs =
     action.kind === 'tail'
       ? (['KAFKA_BROKERS'] as const)
-      : action.kind === 'status' || (action.kind === 'init' && action.apply)
-        ? (['DATABASE_URL'] as const)
-        : ([] as const);
+      : action.kind === 'replay'
+        ? action.dryRun
+          ? (['DATABASE_URL'] as const)
+          : (['DATABASE_URL', 'KAFKA_BROKERS'] as const)
+        : action.kind === 'status' || (action.kind === 'init' && action.apply)
+          ? (['DATABASE_URL'] as const)
+          : ([] as const);
   let setup: Bootstrap;
   try {
     setup = bootstrap(env, needs);
@@ -62,22 +67,37 @@ export async function runCommand(
         io.out(action.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
         return status.problems.length === 0 ? EXIT.OK : EXIT.FATAL;
       }
-      case 'tail': {
-        const stop = new AbortController();
-        const onSignal = () => stop.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          await tailTopic(setup.kafka(log), action, io.out, stop.signal);
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+      case 'replay':
+        return await withStopSignal((signal) =>
+          runReplay(
+            action,
+            config,
+            () => setup.kafka(log),
+            log,
+            { ...io, isTty: process.stderr.isTTY === true },
+            signal,
+          ),
+        );
+      case 'tail':
+        await withStopSignal((signal) => tailTopic(setup.kafka(log), action, io.out, signal));
         return EXIT.OK;
-      }
     }
   } catch (err) {
     io.err(`outbox-relay ${action.kind}: ${describeError(err)}\n`);
     return EXIT.FATAL;
+  }
+}
+
+/** Runs `fn` with a signal that SIGINT or SIGTERM aborts (the command then ends cleanly). */
+async function withStopSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await fn(stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

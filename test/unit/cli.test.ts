@@ -62,4 +62,46 @@ describe('outbox-relay CLI', () => {
     expect(capture(['init', '--force']).err).toContain('unknown option --force');
     expect(capture(['status', 'extra']).code).toBe(2);
   });
+
+  it('parses replay selections, both --flag value and --flag=value', () => {
+    expect(
+      capture([
+        'replay',
+        '--from',
+        '2026-11-30T12:00:00Z',
+        '--to=2026-11-30T13:00:00Z',
+        '--aggregate-id',
+        'a-1',
+        '--where',
+        "type = 'X' and n > 1",
+        '--limit',
+        '10',
+        '--max-rate=500',
+        '--dry-run',
+      ]).action,
+    ).toEqual({
+      kind: 'replay',
+      from: new Date('2026-11-30T12:00:00Z'),
+      to: new Date('2026-11-30T13:00:00Z'),
+      aggregateId: 'a-1',
+      where: "type = 'X' and n > 1",
+      limit: 10,
+      maxRate: 500,
+      dryRun: true,
+    });
+  });
+
+  it.each([
+    [['--since', 'x'], 'unexpected argument --since'],
+    [['--from', 'yesterday'], '--from needs an ISO 8601 time'],
+    [['--limit', '0'], '--limit needs a whole number above 0'],
+    [['--max-rate'], '--max-rate needs a value'],
+    [['--where', ' '], '--where needs a value'],
+    [['--from', '2026-12-01', '--to', '2026-11-01'], '--from must be before --to'],
+  ])('refuses replay %j', (args, message) => {
+    const { code, err } = capture(['replay', ...args]);
+    expect(code).toBe(2);
+    expect(err).toContain(message);
+    expect(err).toContain('Usage: outbox-relay replay');
+  });
 });
