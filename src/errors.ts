@@ -10,6 +10,7 @@ export type RelayErrorCode =
   | 'SLOT_INVALID'
   | 'SLOT_IN_USE'
   | 'SLOT_DROPPED'
+  | 'SLOT_GAP'
   | 'REPLICATION_PROTOCOL'
   | 'REPLICATION_LOST'
   | 'KAFKA_SEND'

@@ -15,6 +15,11 @@ export interface PublishedPosition {
   partial?: { commitLsn: Lsn; events: number };
   /** Commit time of the newest published WAL transaction, microseconds since the epoch. */
   commitTimeUs?: bigint;
+  /**
+   * A slot gap is being repaired by re-publishing the outbox rows from this time (microseconds
+   * since the epoch); set until the repair finished, so a crash during it repeats the repair.
+   */
+  repairFromUs?: bigint;
 }
 
 /** Where a published event sits in the WAL: its transaction's commit LSN and its index in it. */
@@ -50,6 +55,9 @@ export function encodePosition(slot: string, position: PublishedPosition, writer
           ? null
           : new Date(Number(position.commitTimeUs / 1000n)).toISOString(),
       commitTimeUs: position.commitTimeUs === undefined ? null : String(position.commitTimeUs),
+      ...(position.repairFromUs === undefined
+        ? {}
+        : { repairFromUs: String(position.repairFromUs) }),
       writer,
     }),
   );
@@ -76,6 +84,9 @@ export function decodePosition(value: Buffer): PublishedPosition {
   }
   if (typeof doc.commitTimeUs === 'string' && /^\d+$/.test(doc.commitTimeUs)) {
     position.commitTimeUs = BigInt(doc.commitTimeUs);
+  }
+  if (typeof doc.repairFromUs === 'string' && /^\d+$/.test(doc.repairFromUs)) {
+    position.repairFromUs = BigInt(doc.repairFromUs);
   }
   return position;
 }

@@ -39,7 +39,7 @@ export const DELIVERY_OPTIONS = {
     env: 'POSITION_TOPIC',
     group: 'Delivery',
     description:
-      "Exactly-once: topic holding each slot's published position (key: the slot name), written in the same Kafka transaction as the events. Created if missing with one partition and `cleanup.policy=compact`; read with `read_committed` whenever a streaming session starts.",
+      "Topic holding each slot's last published position (key: the slot name). Exactly-once writes it in the same Kafka transaction as the events and reads it with `read_committed` whenever a streaming session starts; at-least-once writes a checkpoint every 5 s and on shutdown. Read at start-up to tell a lost slot from a first start (`ON_SLOT_GAP`). Created if missing with one partition and `cleanup.policy=compact`.",
     parse: parseTopic,
     default: 'outbox-relay.positions',
   }),

@@ -10,6 +10,7 @@ export interface Option<T> {
     | 'Kafka'
     | 'Kafka security'
     | 'Delivery'
+    | 'Recovery'
     | 'Outbox'
     | 'Flow control'
     | 'Operations'

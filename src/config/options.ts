@@ -4,6 +4,7 @@ import { customOption, enumOption, intOption, stringOption } from './option';
 import { DELIVERY_OPTIONS } from './delivery-options';
 import { OPERATIONS_OPTIONS } from './operations-options';
 import { IDENTIFIER, OUTBOX_TABLE_OPTIONS } from './outbox-options';
+import { RECOVERY_OPTIONS } from './recovery-options';
 import { ROUTING_OPTIONS } from './routing-options';
 import { SECURITY_OPTIONS } from './security-options';
 
@@ -258,6 +259,7 @@ export const OPTIONS = {
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
   }),
   ...DELIVERY_OPTIONS,
+  ...RECOVERY_OPTIONS,
   ...OPERATIONS_OPTIONS,
 };
 

@@ -5,6 +5,7 @@ import type { Config } from '../config/load';
 import type { DeadLetterReason } from '../dead-letter-reason';
 import { RelayError } from '../errors';
 import { DLQ_HEADERS, partitionDeadLetter } from '../kafka/dead-letter';
+import type { PositionTopicOptions } from '../kafka/position-topic';
 import { TopicCreator } from '../kafka/topics';
 import type { KafkaRecord } from '../kafka/record-mapper';
 import type { Lsn } from '../replication/lsn';
@@ -95,4 +96,17 @@ export interface Delivery<T> {
   probe(timeoutMs: number): Promise<boolean>;
   /** Stops sending and closes every connection. */
   disconnect(): Promise<void>;
+}
+
+/** How long reading the position topic (group join included) may take. */
+const POSITION_READ_TIMEOUT_MS = 30_000;
+
+/** The position topic as the configuration names it (exactly-once positions, slot checkpoints). */
+export function positionTopicOptions(config: Config): PositionTopicOptions {
+  return {
+    topic: config.positionTopic,
+    replicationFactor: config.topicReplicationFactor,
+    groupPrefix: `${config.kafkaClientId}.position.${config.slotName}`,
+    readTimeoutMs: POSITION_READ_TIMEOUT_MS,
+  };
 }

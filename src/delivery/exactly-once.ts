@@ -26,10 +26,9 @@ import {
   type Delivery,
   type DeliveryCallbacks,
   type OpenedSession,
+  positionTopicOptions,
 } from './delivery';
 
-/** How long reading the position topic (group join included) may take. */
-const POSITION_READ_TIMEOUT_MS = 30_000;
 /** How long aborting the open transaction of an ending session may take. */
 const ABORT_TIMEOUT_MS = 5_000;
 
@@ -71,12 +70,7 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
     cacheTransactionCoordinators();
     this.admin = kafka.admin();
     this.topics = topicCreator(this.admin, config, callbacks, log);
-    this.positionTopic = {
-      topic: config.positionTopic,
-      replicationFactor: config.topicReplicationFactor,
-      groupPrefix: `${config.kafkaClientId}.position.${config.slotName}`,
-      readTimeoutMs: POSITION_READ_TIMEOUT_MS,
-    };
+    this.positionTopic = positionTopicOptions(config);
   }
 
   async connect(): Promise<void> {

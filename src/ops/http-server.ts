@@ -23,6 +23,7 @@ export function statusDocument(state: RelayState, version: string): Record<strin
     walStatus: state.slot?.walStatus ?? null,
     safeWalBytes: state.slot?.safeWalBytes ?? null,
     walRetentionWarning: state.walRetentionWarning,
+    slotGap: state.slotGap ?? null,
     inFlight: state.session?.inFlight ?? { events: 0, bytes: 0 },
     eventsPublished: state.eventsPublished,
     lastEventCommitTime: iso(state.lastEventCommitMs),

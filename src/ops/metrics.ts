@@ -132,6 +132,11 @@ export class RelayMetrics {
       'Commit time of the newest event Kafka acknowledged',
       () => (state.lastEventCommitMs === undefined ? undefined : state.lastEventCommitMs / 1000),
     );
+    gauge(
+      'slot_gap',
+      '1 when the slot was found lost at start-up and the gap is not repaired (ON_SLOT_GAP)',
+      () => (state.slotGap === undefined || state.slotGap.repaired ? 0 : 1),
+    );
     gauge('ready', '1 while /readyz answers 200', () => (state.readiness().ready ? 1 : 0));
     new Gauge({
       name: `${PREFIX}role`,

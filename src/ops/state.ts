@@ -27,6 +27,16 @@ export interface SessionView {
   readonly inFlight: { events: number; bytes: number };
 }
 
+/** A lost slot found at start-up: what was last published, where the new slot starts. */
+export interface SlotGapView {
+  lastPublishedLsn: string;
+  lastPublishedCommitTime: string | null;
+  newSlotLsn: string;
+  action: 'fail' | 'replay' | 'warn';
+  /** ON_SLOT_GAP=replay re-published the rows of the gap. */
+  repaired: boolean;
+}
+
 /**
  * The relay's observable state: written by the relay as things happen, read by `/readyz`, `/`
  * and the metrics. It holds no logic beyond deciding readiness.
@@ -54,6 +64,8 @@ export class RelayState {
   lastHeartbeatAt: number | undefined;
   lastError: LastError | undefined;
   walRetentionWarning = false;
+  /** The slot was lost since the last published position (ON_SLOT_GAP). */
+  slotGap: SlotGapView | undefined;
   readonly startedAt = Date.now();
 
   constructor(
@@ -84,6 +96,11 @@ export class RelayState {
       return { ready: false, reason: 'replication stream stalled (heartbeat did not come back)' };
     if (!this.kafkaReachable || this.kafkaFailing())
       return { ready: false, reason: 'Kafka unreachable or rejecting sends; retrying' };
+    if (this.slotGap !== undefined && !this.slotGap.repaired)
+      return {
+        ready: true,
+        reason: `streaming; events committed between ${this.slotGap.lastPublishedLsn} and ${this.slotGap.newSlotLsn} were never published (slot gap, ON_SLOT_GAP=${this.slotGap.action})`,
+      };
     return { ready: true, reason: 'streaming' };
   }
 }

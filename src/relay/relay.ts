@@ -15,6 +15,7 @@ import { ExactlyOnceDelivery } from '../delivery/exactly-once';
 import { Interrupts, type Interrupt } from './interrupts';
 import type { EventToken } from './session';
 import { ActiveSession } from './active-session';
+import { SlotGuard } from './slot-gap';
 import { Heartbeat } from '../ops/heartbeat';
 import type { RelayOps } from '../ops/relay-ops';
 import type { RecordMapper } from '../kafka/record-mapper';
@@ -37,7 +38,7 @@ export class Relay {
 
   constructor(
     private readonly config: Config,
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly log: Logger,
     private readonly ops: RelayOps,
     private readonly records: RecordMapper,
@@ -74,6 +75,7 @@ export class Relay {
     );
     if (slot === undefined) return;
     this.slotExisted = slot.created !== true;
+    let guard: SlotGuard | undefined;
     this.log.info(
       {
         slot: this.config.slotName,
@@ -90,6 +92,19 @@ export class Relay {
       if (connected === undefined) return;
       this.ops.state.kafkaReachable = true;
       this.ops.state.kafkaFailing = () => this.delivery.isFailing;
+      guard = await SlotGuard.open(
+        {
+          config: this.config,
+          log: this.log,
+          ops: this.ops,
+          records: this.records,
+          kafka: () => this.kafka,
+          withSql: (fn) => this.withSql(fn),
+          signal: this.stopSignal.signal,
+        },
+        this.delivery.guarantee,
+        slot,
+      );
       await this.streamUntilStopped();
       // A fatal error that arrived while no session was waiting (e.g. during a reconnect backoff
       // that a stop request cut short) still ends the relay as a failure.
@@ -99,6 +114,7 @@ export class Relay {
         throw fatal;
       }
     } finally {
+      await guard?.close();
       // A half-open producer keeps sockets (and the process) alive: always close.
       await this.delivery.disconnect();
     }
