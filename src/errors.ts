@@ -11,6 +11,7 @@ export type RelayErrorCode =
   | 'SLOT_IN_USE'
   | 'SLOT_DROPPED'
   | 'SLOT_GAP'
+  | 'SNAPSHOT_FAILED'
   | 'REPLICATION_PROTOCOL'
   | 'REPLICATION_LOST'
   | 'KAFKA_SEND'

@@ -20,6 +20,8 @@ export interface PublishedPosition {
    * since the epoch); set until the repair finished, so a crash during it repeats the repair.
    */
   repairFromUs?: bigint;
+  /** The initial backfill (SNAPSHOT_MODE=initial) has not finished: a start repeats it. */
+  snapshotPending?: boolean;
 }
 
 /** Where a published event sits in the WAL: its transaction's commit LSN and its index in it. */
@@ -58,6 +60,7 @@ export function encodePosition(slot: string, position: PublishedPosition, writer
       ...(position.repairFromUs === undefined
         ? {}
         : { repairFromUs: String(position.repairFromUs) }),
+      ...(position.snapshotPending === true ? { snapshotPending: true } : {}),
       writer,
     }),
   );
@@ -88,6 +91,7 @@ export function decodePosition(value: Buffer): PublishedPosition {
   if (typeof doc.repairFromUs === 'string' && /^\d+$/.test(doc.repairFromUs)) {
     position.repairFromUs = BigInt(doc.repairFromUs);
   }
+  if (doc.snapshotPending === true) position.snapshotPending = true;
   return position;
 }
 

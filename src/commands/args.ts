@@ -77,8 +77,9 @@ Selection (all optional, combined with AND):
   --event-type X         rows of this event type
   --where 'SQL'          a predicate over the table's columns (read-only transaction)
   --limit N              at most N rows
-  --order-by COLUMN      order of publication (default: the timestamp column, else the
-                         physical order, which is insertion order for an insert-only table)
+  --order-by COLUMN      order of publication (default: OUTBOX_COLUMN_ORDER, else the commit
+                         time where track_commit_timestamp is on, else OUTBOX_COLUMN_TIMESTAMP,
+                         else the physical order)
 
   --topic-template T     publish to these topics instead (TOPIC_TEMPLATE placeholders)
   --max-rate N           at most N events per second

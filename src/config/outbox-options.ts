@@ -94,6 +94,15 @@ export const OUTBOX_TABLE_OPTIONS = {
     default: undefined,
     defaultText: '(commit time)',
   }),
+  columnOrder: customOption<string | undefined>({
+    env: 'OUTBOX_COLUMN_ORDER',
+    group: 'Outbox',
+    description:
+      'Optional column whose value grows with commit order per aggregate, e.g. a `bigserial` or a `clock_timestamp()` default (set at insert, after the aggregate is locked; `now()` is the transaction start and is not). Orders `outbox-relay replay`, the initial backfill and gap repairs; unset: the commit time where `track_commit_timestamp` is on, else `OUTBOX_COLUMN_TIMESTAMP`, else the physical order.',
+    parse: parseIdentifier,
+    default: undefined,
+    defaultText: '(see meaning)',
+  }),
   headerColumns: customOption({
     env: 'OUTBOX_HEADER_COLUMNS',
     group: 'Outbox',

@@ -2,6 +2,14 @@ import { enumOption, intOption } from './option';
 
 /** What happens when the replication slot was lost since the last published position. */
 export const RECOVERY_OPTIONS = {
+  snapshotMode: enumOption({
+    env: 'SNAPSHOT_MODE',
+    group: 'Recovery',
+    description:
+      "`initial`: when the relay creates its slot, it first publishes the rows already in the outbox table, read in the snapshot exported with the slot (no row both backfilled and streamed, none in neither), then streams. `never` (default): rows written before the slot existed are not published — usually right, since an outbox table's old rows are events other means already delivered or that the application deletes after publishing; use `initial` to adopt a table whose rows were never published, or `outbox-relay replay` for a chosen range.",
+    default: 'never',
+    values: ['never', 'initial'] as const,
+  }),
   onSlotGap: enumOption({
     env: 'ON_SLOT_GAP',
     group: 'Recovery',

@@ -47,6 +47,7 @@ export function preflightOptions(config: Config, createSlot: boolean): Preflight
     columns: [
       ...(Object.values(layout.columns) as string[]),
       ...(layout.timestamp === undefined ? [] : [layout.timestamp]),
+      ...(config.columnOrder === undefined ? [] : [config.columnOrder]),
       ...routingColumns(config),
     ],
     publicationName: config.publicationName,

@@ -16,6 +16,7 @@ import { Interrupts, type Interrupt } from './interrupts';
 import type { EventToken } from './session';
 import { ActiveSession } from './active-session';
 import { SlotGuard } from './slot-gap';
+import { createSlotWithSnapshot } from '../replication/exported-snapshot';
 import { Heartbeat } from '../ops/heartbeat';
 import type { RelayOps } from '../ops/relay-ops';
 import type { RecordMapper } from '../kafka/record-mapper';
@@ -114,6 +115,7 @@ export class Relay {
         throw fatal;
       }
     } finally {
+      await slot.snapshot?.release();
       await guard?.close();
       // A half-open producer keeps sockets (and the process) alive: always close.
       await this.delivery.disconnect();
@@ -300,7 +302,14 @@ export class Relay {
     return this.withSql((sql) =>
       preflight(
         sql,
-        preflightOptions(this.config, createSlot),
+        {
+          ...preflightOptions(this.config, createSlot),
+          createSlotWithSnapshot:
+            createSlot && this.config.snapshotMode === 'initial'
+              ? () =>
+                  createSlotWithSnapshot(this.config.databaseUrl, this.config.slotName, this.log)
+              : undefined,
+        },
         this.log.child({ module: 'preflight' }),
       ),
     );

@@ -12,6 +12,7 @@ import type { RelayOps } from '../ops/relay-ops';
 import { formatLsn } from '../replication/lsn';
 import type { SlotState } from '../replication/preflight';
 import { replay } from '../replay/replay';
+import { initialBackfill } from './backfill';
 import { Checkpoints } from './checkpoints';
 
 export interface SlotGuardDeps {
@@ -46,14 +47,29 @@ export class SlotGuard {
     slot: SlotState,
   ): Promise<SlotGuard> {
     const kafka = deps.kafka();
-    const positions = await openSlotPositions(kafka, deps.config, guarantee, deps.log);
-    if (positions === undefined) return new SlotGuard(undefined, undefined);
+    const { config } = deps;
+    const positions = await openSlotPositions(kafka, config, guarantee, deps.log);
+    if (positions === undefined) {
+      if (config.snapshotMode === 'initial' && slot.snapshot !== undefined)
+        throw new RelayError(
+          'SNAPSHOT_FAILED',
+          `SNAPSHOT_MODE=initial needs the position topic ${config.positionTopic} to mark the backfill until it finished; grant the relay Create, Describe, Read and Write on it`,
+        );
+      return new SlotGuard(undefined, undefined);
+    }
     try {
-      await checkSlotGap({ ...deps, positions }, slot);
+      const needed =
+        slot.created === true || config.onSlotGap === 'replay' || config.snapshotMode === 'initial';
+      const last = needed ? await positions.read() : undefined;
+      await checkSlotGap({ ...deps, positions }, slot, last);
+      await initialBackfill({ ...deps, positions }, slot, last);
     } catch (err) {
+      await slot.snapshot?.release();
       await positions.disconnect();
       throw err;
     }
+    // Not imported (no backfill, or a gap instead of a first start): let go of it.
+    await slot.snapshot?.release();
     let checkpoints: Checkpoints | undefined;
     if (guarantee === 'at-least-once') {
       checkpoints = new Checkpoints(positions, deps.ops.state, deps.log);
@@ -77,10 +93,12 @@ export class SlotGuard {
  * `replay` re-publishes the outbox rows of the gap first. A repair that did not finish (a crash)
  * is marked in the position topic and repeated on the next start.
  */
-async function checkSlotGap(deps: SlotGapDeps, slot: SlotState): Promise<void> {
-  const { config, log, ops, positions } = deps;
-  if (slot.created !== true && config.onSlotGap !== 'replay') return;
-  const last = await positions.read();
+async function checkSlotGap(
+  deps: SlotGapDeps,
+  slot: SlotState,
+  last: PublishedPosition | undefined,
+): Promise<void> {
+  const { config, log, ops } = deps;
   if (last === undefined) return; // a first start is no gap
   let repairFromUs: bigint;
   if (slot.created === true) {
@@ -117,7 +135,7 @@ async function checkSlotGap(deps: SlotGapDeps, slot: SlotState): Promise<void> {
     if (config.onSlotGap === 'warn') return;
     repairFromUs = (last.commitTimeUs ?? 0n) - BigInt(config.slotGapReplayMarginMs) * 1000n;
     try {
-      await positions.write({ ...last, repairFromUs });
+      await deps.positions.write({ ...last, repairFromUs });
     } catch (err) {
       await dropSlot(deps);
       throw err;

@@ -26,6 +26,10 @@ export interface ReplayOptions {
   maxRate?: number | undefined;
   /** Aborting stops reading; what was read is still published, then the run ends. */
   signal: AbortSignal;
+  /** Mark records with REPLAY_HEADER (true unless given); a first publication is not marked. */
+  markReplayed?: boolean;
+  /** Read in this exported snapshot (SNAPSHOT_MODE=initial); `onImported` once it is. */
+  snapshot?: { name: string; onImported(): Promise<void> } | undefined;
   /** Called about once a second while publishing. */
   onProgress?: (progress: ReplayProgress) => void;
 }
@@ -75,6 +79,10 @@ export async function replay(
     const table = config.outboxTable.quoted();
     // One snapshot for the whole run: rows committed meanwhile are not half in it.
     await sql.query('begin isolation level repeatable read read only');
+    if (options.snapshot !== undefined) {
+      await sql.query(`set transaction snapshot '${options.snapshot.name.replace(/'/g, "''")}'`);
+      await options.snapshot.onImported();
+    }
     const { rows: counted } = await sql.query<{ n: string }>(
       `select count(*) as n from ${table} t ${query.where}`,
       query.params,
@@ -206,7 +214,7 @@ async function publishRows(
           },
           size,
         )!;
-        intaken.record.headers[REPLAY_HEADER] = result.runId;
+        if (options.markReplayed !== false) intaken.record.headers[REPLAY_HEADER] = result.runId;
         inFlight++;
         sink.enqueue(intaken.record, intaken.bytes, 1, { commitLsn: 0n, index: 0 });
         while (inFlight >= config.maxInFlightEvents && fatal === undefined)

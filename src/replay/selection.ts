@@ -14,7 +14,7 @@ export interface Selection {
   where?: string | undefined;
   /** At most this many rows. */
   limit?: number | undefined;
-  /** Column that orders the rows; the timestamp column, else the physical order (ctid). */
+  /** Column that orders the rows (default: see OUTBOX_COLUMN_ORDER). */
   orderBy?: string | undefined;
 }
 
@@ -67,14 +67,33 @@ export function selectionSql(
   if (selection.eventType !== undefined)
     conditions.push(`${column(config.columnType)} = ${param(selection.eventType)}`);
   if (selection.where !== undefined) conditions.push(`(${selection.where})`);
-  const order = selection.orderBy ?? config.columnTimestamp;
+  const where = `where ${conditions.length === 0 ? 'true' : conditions.join(' and ')}`;
+  const order = selection.orderBy ?? config.columnOrder;
+  if (order !== undefined)
+    return {
+      where,
+      params,
+      orderBy: `order by ${column(order)}, t.ctid`,
+      orderedBy: `column ${order}`,
+    };
+  if (trackCommitTimestamp)
+    return {
+      where,
+      params,
+      orderBy: 'order by pg_xact_commit_timestamp(t.xmin), t.ctid',
+      orderedBy: 'commit time (track_commit_timestamp)',
+    };
+  if (config.columnTimestamp !== undefined)
+    return {
+      where,
+      params,
+      orderBy: `order by ${column(config.columnTimestamp)}, t.ctid`,
+      orderedBy: `column ${config.columnTimestamp}`,
+    };
   return {
-    where: `where ${conditions.length === 0 ? 'true' : conditions.join(' and ')}`,
+    where,
     params,
-    orderBy: order === undefined ? 'order by t.ctid' : `order by ${column(order)}, t.ctid`,
-    orderedBy:
-      order === undefined
-        ? 'physical order (ctid): insertion order for a table rows are only inserted into'
-        : `column ${order}`,
+    orderBy: 'order by t.ctid',
+    orderedBy: 'physical order (ctid)',
   };
 }

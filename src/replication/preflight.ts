@@ -2,6 +2,7 @@ import type { Client } from 'pg';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
 import { quoteIdentifier as quote, type TableName } from '../table-name';
+import type { SlotWithSnapshot } from './exported-snapshot';
 import { parseLsn, type Lsn } from './lsn';
 
 export interface PreflightOptions {
@@ -12,6 +13,8 @@ export interface PreflightOptions {
   slotName: string;
   /** Create the slot if missing: true on first start; afterwards a missing slot means loss. */
   createSlot: boolean;
+  /** Creates the missing slot together with an exported snapshot (SNAPSHOT_MODE=initial). */
+  createSlotWithSnapshot?: (() => Promise<SlotWithSnapshot>) | undefined;
   /** Table-less outbox: the table may be absent (events come as logical decoding messages). */
   tableOptional: boolean;
 }
@@ -21,6 +24,8 @@ export interface SlotState {
   activePid: number | null;
   /** True when this preflight created the slot. */
   created?: boolean;
+  /** The snapshot exported with the new slot (SNAPSHOT_MODE=initial); release it when imported. */
+  snapshot?: SlotWithSnapshot;
 }
 
 /**
@@ -127,6 +132,10 @@ export async function preflight(
         `replication slot ${options.slotName} disappeared while the relay was using it; events after its last confirmed position may be missing from Kafka. Investigate, then restart the relay (it creates a new slot from the current WAL position)`,
         { context: { slot: options.slotName } },
       );
+    }
+    if (options.createSlotWithSnapshot !== undefined) {
+      const snapshot = await options.createSlotWithSnapshot();
+      return { confirmedFlushLsn: snapshot.lsn, activePid: null, created: true, snapshot };
     }
     const { rows } = await sql.query<{ lsn: string }>(
       `select lsn::text as lsn from pg_create_logical_replication_slot($1, 'pgoutput')`,

@@ -28,18 +28,26 @@ describe('replay selection', () => {
     );
     expect(selectionSql(config, {}, true)).toMatchObject({
       where: 'where true',
-      orderBy: 'order by t.ctid',
+      orderBy: 'order by pg_xact_commit_timestamp(t.xmin), t.ctid',
     });
+    expect(selectionSql(config, {}, false).orderBy).toBe('order by t.ctid');
     expect(() => selectionSql(config, { to }, false)).toThrow(
       '--from and --to need the row time: set OUTBOX_COLUMN_TIMESTAMP, or turn on track_commit_timestamp',
     );
   });
 
-  it('orders by another column when asked', () => {
-    const config = loadConfig(env);
-    expect(selectionSql(config, { orderBy: 'seq' }, false).orderBy).toBe(
-      'order by t."seq", t.ctid',
+  it('orders by --order-by, else OUTBOX_COLUMN_ORDER, else the commit time, else the timestamp column', () => {
+    const config = loadConfig({
+      ...env,
+      OUTBOX_COLUMN_ORDER: 'seq',
+      OUTBOX_COLUMN_TIMESTAMP: 'at',
+    });
+    expect(selectionSql(config, { orderBy: 'other' }, true).orderBy).toBe(
+      'order by t."other", t.ctid',
     );
+    expect(selectionSql(config, {}, true).orderBy).toBe('order by t."seq", t.ctid');
+    const timestamp = loadConfig({ ...env, OUTBOX_COLUMN_TIMESTAMP: 'at' });
+    expect(selectionSql(timestamp, {}, false).orderBy).toBe('order by t."at", t.ctid');
   });
 
   it('shows progress with rate and ETA', () => {
