@@ -41,6 +41,19 @@ describe('published position', () => {
     expect(decodePosition(encodePosition('s', whole, 'w'))).toEqual(whole);
   });
 
+  it('roundTripsTheRecoveryMarkers (slot-gap repair, pending backfill) and leaves them out when unset', () => {
+    const marked = { lsn: 0x10n, repairFromUs: 1_700_000_000_000_000n, snapshotPending: true };
+    const value = encodePosition('s', marked, 'w');
+    expect(JSON.parse(value.toString())).toMatchObject({
+      repairFromUs: '1700000000000000',
+      snapshotPending: true,
+    });
+    expect(decodePosition(value)).toEqual(marked);
+    const plain = JSON.parse(encodePosition('s', { lsn: 0x10n }, 'w').toString()) as object;
+    expect(Object.keys(plain)).not.toContain('repairFromUs');
+    expect(Object.keys(plain)).not.toContain('snapshotPending');
+  });
+
   it('failsOnRecordsThatAreNotPositions', () => {
     expect(() => decodePosition(Buffer.from('nope'))).toThrow(/not JSON/);
     expect(() => decodePosition(Buffer.from('{"slot":"x"}'))).toThrow(/no "lsn"/);
