@@ -304,6 +304,7 @@ export class Relay {
         sql,
         {
           ...preflightOptions(this.config, createSlot),
+          replaceLostSlot: this.config.onSlotGap !== 'fail',
           createSlotWithSnapshot:
             createSlot && this.config.snapshotMode === 'initial'
               ? () =>

@@ -83,6 +83,7 @@ export async function replay(
       await sql.query(`set transaction snapshot '${options.snapshot.name.replace(/'/g, "''")}'`);
       await options.snapshot.onImported();
     }
+    await sql.query('set local synchronize_seqscans = off');
     const { rows: counted } = await sql.query<{ n: string }>(
       `select count(*) as n from ${table} t ${query.where}`,
       query.params,

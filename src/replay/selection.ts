@@ -90,10 +90,7 @@ export function selectionSql(
       orderBy: `order by ${column(config.columnTimestamp)}, t.ctid`,
       orderedBy: `column ${config.columnTimestamp}`,
     };
-  return {
-    where,
-    params,
-    orderBy: 'order by t.ctid',
-    orderedBy: 'physical order (ctid)',
-  };
+  // A sequential scan returns the physical order by itself (the caller turns off synchronized
+  // scans, which could start mid-table): no sort of the whole table before the first row.
+  return { where, params, orderBy: '', orderedBy: 'physical order (ctid)' };
 }

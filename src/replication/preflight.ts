@@ -13,6 +13,12 @@ export interface PreflightOptions {
   slotName: string;
   /** Create the slot if missing: true on first start; afterwards a missing slot means loss. */
   createSlot: boolean;
+  /**
+   * A slot PostgreSQL invalidated (`wal_status = lost`, max_slot_wal_keep_size) is dropped and
+   * created anew, so the caller handles the gap (ON_SLOT_GAP replay or warn); otherwise it is
+   * left for START_REPLICATION to refuse (SLOT_INVALID).
+   */
+  replaceLostSlot?: boolean;
   /** Creates the missing slot together with an exported snapshot (SNAPSHOT_MODE=initial). */
   createSlotWithSnapshot?: (() => Promise<SlotWithSnapshot>) | undefined;
   /** Table-less outbox: the table may be absent (events come as logical decoding messages). */
@@ -24,6 +30,8 @@ export interface SlotState {
   activePid: number | null;
   /** True when this preflight created the slot. */
   created?: boolean;
+  /** PostgreSQL invalidated the slot (`wal_status = lost`): it can no longer stream. */
+  lost?: boolean;
   /** The snapshot exported with the new slot (SNAPSHOT_MODE=initial); release it when imported. */
   snapshot?: SlotWithSnapshot;
 }
@@ -124,7 +132,15 @@ export async function preflight(
     );
   }
 
-  const slot = await readSlot(sql, options.slotName);
+  let slot = await readSlot(sql, options.slotName);
+  if (slot?.lost === true && options.createSlot && options.replaceLostSlot === true) {
+    log.warn(
+      { slot: options.slotName },
+      'replication slot was invalidated by PostgreSQL (wal_status = lost): dropping it and creating a new one; the events in between are a slot gap',
+    );
+    await sql.query('select pg_drop_replication_slot($1)', [options.slotName]);
+    slot = undefined;
+  }
   if (slot === undefined) {
     if (!options.createSlot) {
       throw new RelayError(
@@ -155,9 +171,10 @@ export async function readSlot(sql: Client, slotName: string): Promise<SlotState
     same_db: boolean;
     confirmed: string | null;
     active_pid: number | null;
+    wal_status: string | null;
   }>(
     `select plugin, slot_type, database = current_database() as same_db,
-            confirmed_flush_lsn::text as confirmed, active_pid
+            confirmed_flush_lsn::text as confirmed, active_pid, wal_status
        from pg_replication_slots where slot_name = $1`,
     [slotName],
   );
@@ -177,5 +194,9 @@ export async function readSlot(sql: Client, slotName: string): Promise<SlotState
       { context: { slot: slotName } },
     );
   }
-  return { confirmedFlushLsn: parseLsn(row.confirmed ?? '0/0'), activePid: row.active_pid };
+  return {
+    confirmedFlushLsn: parseLsn(row.confirmed ?? '0/0'),
+    activePid: row.active_pid,
+    ...(row.wal_status === 'lost' ? { lost: true } : {}),
+  };
 }

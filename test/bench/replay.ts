@@ -1,10 +1,11 @@
 /**
- * `npm run bench:replay [-- --rows N] [-- --rate R] [-- --seconds S]`: what a large replay costs
- * the live relay. Fills an outbox table with N rows (default 1,000,000) before the live relay's
- * slot exists, then measures live end-to-end latency at R events/s (default 1,000) for S seconds
- * twice: alone, and while `outbox-relay replay` re-publishes all N rows to other topics. Reports
- * both latency figures, the replay's rate and its peak RSS. Writes test/bench/results/replay.json.
- * Not part of `npm test`.
+ * `npm run bench:replay [-- --rows N] [-- --rate R] [-- --seconds S] [-- --max-rate M]`: what a
+ * large replay costs the live relay. Fills an outbox table with N rows (default 1,000,000) before
+ * the live relay's slot exists, then measures live end-to-end latency at R events/s (default
+ * 1,000) for S seconds three times: alone, while `outbox-relay replay` re-publishes all N rows to
+ * other topics as fast as it can, and while a replay limited to M events/s (default 5,000) runs
+ * through the window. Reports the latency figures, the replay's rate and its peak RSS. Writes
+ * test/bench/results/replay.json. Not part of `npm test`.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { PostgresServer } from '../harness/postgres';
 import { peakRss, RelayProcess, startNodeFlags } from '../helpers/relay-process';
 import { measureLatency, type LatencyResult } from './measure';
 import { relayEnvFor } from './relay-run';
-import { createBenchTable, fill } from './workload';
+import { createBenchTable, createTopic, fill } from './workload';
 
 const say = (text: string) => process.stdout.write(`[replay] ${text}\n`);
 
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   const rows = Number(arg('--rows', '1000000'));
   const rate = Number(arg('--rate', '1000'));
   const seconds = Number(arg('--seconds', '30'));
+  const maxRate = Number(arg('--max-rate', '5000'));
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
   let relay: RelayProcess | undefined;
   try {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     say(`filling ${rows} rows`);
     await fill(pg.url, name, rows, 100, 10_000);
     const env = relayEnvFor(pg, kafka, name, `${name}_live`);
+    await createTopic(kafka.brokers, bench.topic);
     relay = new RelayProcess(env);
     await relay.waitUntilStreaming();
     const measure = (seqBase: number) =>
@@ -96,6 +99,20 @@ async function main(): Promise<void> {
     const during: LatencyResult = await measure(200_000_000);
     const replayRun = await replaying;
     say(`during replay: p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms`);
+    say(`live latency at ${rate}/s while a replay limited to ${maxRate}/s runs`);
+    const limited = runReplay(env, [
+      '--topic-template',
+      `${name}_limited.{aggregateType}`,
+      '--max-rate',
+      String(maxRate),
+      '--limit',
+      String(maxRate * seconds),
+    ]);
+    const duringLimited: LatencyResult = await measure(300_000_000);
+    const limitedRun = await limited;
+    say(
+      `during the limited replay: p50 ${duringLimited.p50.toFixed(1)} ms, p99 ${duringLimited.p99.toFixed(1)} ms (${limitedRun.eventsPerSecond} ev/s)`,
+    );
     say(
       `replay: ${replayRun.summary} (${replayRun.eventsPerSecond} ev/s, peak RSS ${Math.round(replayRun.peakRssBytes / 1048576)} MiB, exit ${String(replayRun.exitCode)})`,
     );
@@ -113,6 +130,10 @@ async function main(): Promise<void> {
       replayPeakRssBytes: replayRun.peakRssBytes,
       replayExitCode: replayRun.exitCode,
       p99Ratio: during.p99 / alone.p99,
+      maxRate,
+      liveDuringLimitedReplay: duringLimited,
+      limitedReplayEventsPerSecond: limitedRun.eventsPerSecond,
+      limitedP99Ratio: duringLimited.p99 / alone.p99,
     };
     const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results');
     mkdirSync(dir, { recursive: true });

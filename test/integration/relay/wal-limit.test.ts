@@ -18,7 +18,12 @@ describe('relay: slot invalidated by max_slot_wal_keep_size', () => {
 
   beforeAll(async () => {
     pg = await PostgresServer.start({
-      settings: { max_slot_wal_keep_size: '16MB', max_wal_size: '32MB', min_wal_size: '32MB' },
+      settings: {
+        max_slot_wal_keep_size: '16MB',
+        max_wal_size: '32MB',
+        min_wal_size: '32MB',
+        track_commit_timestamp: 'on',
+      },
     });
   });
 
@@ -26,7 +31,7 @@ describe('relay: slot invalidated by max_slot_wal_keep_size', () => {
     await pg?.destroy();
   });
 
-  it('exits 1 with SLOT_INVALID once the server gave up WAL the slot needed', async () => {
+  it('exits 1 with SLOT_INVALID once the server gave up WAL the slot needed; ON_SLOT_GAP=replay replaces the slot and repairs the gap', async () => {
     const names = outboxNames('walimit');
     await createOutboxTable(pg.url, names.table);
     const env = relayEnv(names, { DATABASE_URL: pg.url });
@@ -36,8 +41,11 @@ describe('relay: slot invalidated by max_slot_wal_keep_size', () => {
       insertRows(sql, names.table, [outboxRow('ledger', 'l-1', 'Opened', {})]),
     );
     await readTopic(testKafkaBrokers(), `${names.topicPrefix}.ledger`, { count: 1 });
-    first.kill('SIGKILL');
-    await first.exited;
+    expect(await first.stop()).toBe(0); // its last position is recorded on the way out
+    // Written while the relay is down: only the slot could have carried it.
+    await withSql(pg.url, (sql) =>
+      insertRows(sql, names.table, [outboxRow('ledger', 'l-2', 'Opened', {})]),
+    );
 
     // While the relay is down, other tables write far more WAL than the slot may keep.
     const status = await waitFor(
@@ -67,5 +75,25 @@ describe('relay: slot invalidated by max_slot_wal_keep_size', () => {
     expect(fatal?.msg).toContain('exceeded the maximum reserved size');
     // Each start-up attempt failed the same way at once: no retry loop.
     expect(second.logs.filter((l) => l.code === 'REPLICATION_LOST')).toEqual([]);
+
+    // ON_SLOT_GAP=replay: the lost slot is replaced and the rows of the gap re-published
+    // (commit times from track_commit_timestamp).
+    const third = new RelayProcess({ ...env, ON_SLOT_GAP: 'replay' });
+    try {
+      await third.waitUntilStreaming();
+      expect(third.logs.some((l) => /invalidated by PostgreSQL/.test(l.msg))).toBe(true);
+      expect(third.logs.find((l) => l.code === 'SLOT_GAP')?.level).toBe('error');
+      await withSql(pg.url, (sql) =>
+        insertRows(sql, names.table, [outboxRow('ledger', 'l-3', 'Opened', {})]),
+      );
+      const records = await readTopic(testKafkaBrokers(), `${names.topicPrefix}.ledger`, {
+        count: 3,
+        settleMs: 1000,
+        distinctIds: 3,
+      });
+      expect([...new Set(records.map((r) => r.key))].sort()).toEqual(['l-1', 'l-2', 'l-3']);
+    } finally {
+      expect(await third.stop()).toBe(0);
+    }
   });
 });

@@ -30,7 +30,10 @@ describe('replay selection', () => {
       where: 'where true',
       orderBy: 'order by pg_xact_commit_timestamp(t.xmin), t.ctid',
     });
-    expect(selectionSql(config, {}, false).orderBy).toBe('order by t.ctid');
+    expect(selectionSql(config, {}, false)).toMatchObject({
+      orderBy: '',
+      orderedBy: 'physical order (ctid)',
+    });
     expect(() => selectionSql(config, { to }, false)).toThrow(
       '--from and --to need the row time: set OUTBOX_COLUMN_TIMESTAMP, or turn on track_commit_timestamp',
     );
