@@ -89,4 +89,58 @@ describe('relay: SNAPSHOT_MODE=initial', () => {
     expect(again.logs.some((l) => /SNAPSHOT_MODE=initial/.test(l.msg))).toBe(false);
     expect(await again.stop()).toBe(0);
   });
+
+  it('repeats an initial backfill that a SIGKILL interrupted: every row on Kafka', async () => {
+    const killed = outboxNames('snapshot_kill');
+    const env = relayEnv(killed, {
+      SNAPSHOT_MODE: 'initial',
+      POSITION_TOPIC: `${killed.topicPrefix}.positions`,
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await withSql(url, async (sql) => {
+        await sql.query(
+          `create table ${killed.table} (id uuid primary key, aggregatetype text not null, aggregateid text not null,
+                                        type text not null, payload jsonb)`,
+        );
+        await sql.query(
+          `insert into ${killed.table} select gen_random_uuid(), 'ledger', 'l-' || (g % 100), 'Booked', jsonb_build_object('n', g)
+             from generate_series(1, 100000) g`,
+        );
+      });
+      const first = new RelayProcess(env);
+      await first.waitForLog(
+        (l) => /publishing the rows already in the outbox table/.test(l.msg),
+        'the backfill to start',
+      );
+      // Killed once part of the backfill is on Kafka.
+      await readTopic(testKafkaBrokers(), `${killed.topicPrefix}.ledger`, {
+        count: 1_000,
+        settleMs: 0,
+      });
+      first.kill('SIGKILL');
+      await first.exited;
+      expect(first.logs.some((l) => /initial backfill done/.test(l.msg))).toBe(false);
+
+      const second = new RelayProcess(env);
+      await second.waitUntilStreaming(120_000);
+      expect(second.logs.some((l) => /did not finish before the relay stopped/.test(l.msg))).toBe(
+        true,
+      );
+      const records = await readTopic(testKafkaBrokers(), `${killed.topicPrefix}.ledger`, {
+        count: 100_000,
+        timeoutMs: 90_000,
+        settleMs: 1_000,
+        distinctIds: 100_000,
+      });
+      expect(new Set(records.map((r) => r.headers.id)).size).toBe(100_000);
+      expect(records.length).toBeGreaterThan(100_000); // the first, interrupted backfill's share
+      process.stdout.write(
+        `[snapshot] SIGKILL during the backfill: 100000 rows, ${records.length - 100_000} published twice\n`,
+      );
+      expect(await second.stop()).toBe(0);
+    } finally {
+      await dropOutbox(url, killed);
+    }
+  });
 });
