@@ -156,6 +156,8 @@ export interface LatencyResult {
   p95: number;
   p99: number;
   max: number;
+  /** With `timeline`: the worst latency (ms) of the events committed in each second of the run. */
+  worstMsBySecond?: number[];
 }
 
 /**
@@ -269,6 +271,7 @@ export async function measureLatency(options: {
   /** First payload seq: runs on one topic must not overlap. */
   seqBase: number;
   connections?: number;
+  timeline?: boolean;
 }): Promise<LatencyResult> {
   const { rate, seconds } = options;
   const connections = options.connections ?? 4;
@@ -304,7 +307,20 @@ export async function measureLatency(options: {
   while (arrived.size < committed.size && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 100));
   await consumer.stop();
-  return { ...latencyResult(rate, committed, arrived), achievedRate: total / writeSeconds };
+  const result: LatencyResult = {
+    ...latencyResult(rate, committed, arrived),
+    achievedRate: total / writeSeconds,
+  };
+  if (options.timeline === true) {
+    const worst: number[] = [];
+    for (const [id, at] of committed) {
+      const second = Math.floor(at - started);
+      const latency = arrived.has(id) ? (arrived.get(id)! - at) * 1000 : Infinity;
+      worst[second] = Math.max(worst[second] ?? 0, Math.round(latency));
+    }
+    result.worstMsBySecond = Array.from(worst, (w) => w ?? 0);
+  }
+  return result;
 }
 
 function latencyResult(

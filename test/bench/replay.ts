@@ -5,7 +5,8 @@
  * 1,000) for S seconds three times: alone, while a replay limited to M events/s (default 5,000)
  * runs through the window, and while `outbox-relay replay` re-publishes all N rows to other topics
  * as fast as it can (each phase after `sync`). Reports the latency figures, the replay's rate and its peak RSS. Writes
- * test/bench/results/replay.json. Not part of `npm test`.
+ * test/bench/results/replay.json (with the worst latency of each second). `--precreate` creates the
+ * replay topics beforehand. Not part of `npm test`.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,8 @@ async function runReplay(env: Record<string, string>, args: string[]): Promise<R
   let rss = 0;
   const sampler = setInterval(() => {
     try {
-      rss = Math.max(rss, peakRss(child.pid!));
+      const sample = peakRss(child.pid!);
+      if (Number.isFinite(sample)) rss = Math.max(rss, sample);
     } catch {
       // exited between samples
     }
@@ -79,6 +81,10 @@ async function main(): Promise<void> {
     await fill(pg.url, name, rows, 100, 10_000);
     const env = relayEnvFor(pg, kafka, name, `${name}_live`);
     await createTopic(kafka.brokers, bench.topic);
+    if (process.argv.includes('--precreate')) {
+      await createTopic(kafka.brokers, `${name}_limited.bench`);
+      await createTopic(kafka.brokers, `${name}_replay.bench`);
+    }
     relay = new RelayProcess(env);
     await relay.waitUntilStreaming();
     const measure = (seqBase: number) =>
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
         rate,
         seconds,
         seqBase,
+        timeline: true,
       });
     say(`live latency at ${rate}/s for ${seconds} s, alone`);
     const alone: LatencyResult = await measure(100_000_000);
@@ -108,6 +115,7 @@ async function main(): Promise<void> {
     ]);
     const duringLimited: LatencyResult = await measure(300_000_000);
     const limitedRun = await limited;
+    say(`worst latency per second (ms): ${duringLimited.worstMsBySecond?.join(' ') ?? ''}`);
     say(
       `during the limited replay: p50 ${duringLimited.p50.toFixed(1)} ms, p99 ${duringLimited.p99.toFixed(1)} ms (${limitedRun.eventsPerSecond} ev/s)`,
     );
@@ -117,6 +125,7 @@ async function main(): Promise<void> {
     const during: LatencyResult = await measure(200_000_000);
     const replayRun = await replaying;
     say(`during replay: p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms`);
+    say(`worst latency per second (ms): ${during.worstMsBySecond?.join(' ') ?? ''}`);
     say(
       `replay: ${replayRun.summary} (${replayRun.eventsPerSecond} ev/s, peak RSS ${Math.round(replayRun.peakRssBytes / 1048576)} MiB, exit ${String(replayRun.exitCode)})`,
     );
