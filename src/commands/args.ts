@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Selection } from '../replay/selection';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -88,15 +89,7 @@ Selection (all optional, combined with AND):
 } as const;
 
 /** What `replay` was asked for. */
-export interface ReplayArgs {
-  from?: Date | undefined;
-  to?: Date | undefined;
-  aggregateType?: string | undefined;
-  aggregateId?: string | undefined;
-  eventType?: string | undefined;
-  where?: string | undefined;
-  limit?: number | undefined;
-  orderBy?: string | undefined;
+export interface ReplayArgs extends Selection {
   topicTemplate?: string | undefined;
   maxRate?: number | undefined;
   dryRun: boolean;
