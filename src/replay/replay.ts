@@ -90,6 +90,10 @@ export async function replay(
     );
     const total = Number(counted[0]?.n ?? 0);
     const selected = selection.limit === undefined ? total : Math.min(total, selection.limit);
+    log.info(
+      { selected, orderedBy: query.orderedBy, ms: Date.now() - started },
+      'replay: rows selected',
+    );
     const limit = selection.limit === undefined ? '' : ` limit ${selection.limit}`;
     const result: ReplayResult = {
       runId,
@@ -184,6 +188,9 @@ async function publishRows(
   try {
     const { sink } = await delivery.openSession();
     let lastProgress = Date.now();
+    // --max-rate paces from the first row on: counted from the run's start, the time spent
+    // connecting and counting would be sent at once, as a burst, when the rows begin.
+    let pacedFrom: number | undefined;
     let relation: RelationMessage | undefined;
     for (;;) {
       if (options.signal.aborted) {
@@ -222,7 +229,8 @@ async function publishRows(
           await new Promise<void>((resolve) => (wake = resolve));
         if (fatal !== undefined) throw fatal;
         if (options.maxRate !== undefined) {
-          const due = started + ((result.published + inFlight) / options.maxRate) * 1000;
+          pacedFrom ??= Date.now();
+          const due = pacedFrom + ((result.published + inFlight - 1) / options.maxRate) * 1000;
           if (due > Date.now()) await sleep(due - Date.now(), options.signal);
         }
         if (Date.now() - lastProgress >= 1000) {

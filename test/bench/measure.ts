@@ -158,6 +158,8 @@ export interface LatencyResult {
   max: number;
   /** With `timeline`: the worst latency (ms) of the events committed in each second of the run. */
   worstMsBySecond?: number[];
+  /** With `splitAtSecond`: the figures of the events committed from that second on. */
+  afterSplit?: LatencyResult;
 }
 
 /**
@@ -272,6 +274,10 @@ export async function measureLatency(options: {
   seqBase: number;
   connections?: number;
   timeline?: boolean;
+  /** Called when the writers start (after the consumer joined). */
+  onWriting?: () => void;
+  /** Also report the events committed this many seconds or more after the writers started. */
+  splitAtSecond?: number;
 }): Promise<LatencyResult> {
   const { rate, seconds } = options;
   const connections = options.connections ?? 4;
@@ -280,6 +286,7 @@ export async function measureLatency(options: {
   const { arrived } = consumer;
   const total = Math.round(rate * seconds);
   const started = now();
+  options.onWriting?.();
   const writers = Array.from({ length: connections }, async (_, w) => {
     const sql = new Client({ connectionString: options.url });
     await sql.connect();
@@ -311,6 +318,11 @@ export async function measureLatency(options: {
     ...latencyResult(rate, committed, arrived),
     achievedRate: total / writeSeconds,
   };
+  if (options.splitAtSecond !== undefined) {
+    const from = started + options.splitAtSecond;
+    const later = new Map([...committed].filter(([, at]) => at >= from));
+    result.afterSplit = latencyResult(rate, later, arrived);
+  }
   if (options.timeline === true) {
     const worst: number[] = [];
     for (const [id, at] of committed) {

@@ -1,12 +1,16 @@
 /**
- * `npm run bench:replay [-- --rows N] [-- --rate R] [-- --seconds S] [-- --max-rate M]`: what a
- * large replay costs the live relay. Fills an outbox table with N rows (default 1,000,000) before
- * the live relay's slot exists, then measures live end-to-end latency at R events/s (default
- * 1,000) for S seconds three times: alone, while a replay limited to M events/s (default 5,000)
- * runs through the window, and while `outbox-relay replay` re-publishes all N rows to other topics
- * as fast as it can (each phase after `sync`). Reports the latency figures, the replay's rate and its peak RSS. Writes
- * test/bench/results/replay.json (with the worst latency of each second). `--precreate` creates the
- * replay topics beforehand. Not part of `npm test`.
+ * `npm run bench:replay [-- --rows N] [-- --rate R] [-- --seconds S] [-- --max-rate M]
+ * [-- --replay-delay D] [-- --phases alone,dry,limited,full] [-- --precreate] [-- --verbose]`:
+ * what a large replay costs the live relay. Fills an outbox table with N rows (default 1,000,000)
+ * before the live relay's slot exists, then measures live end-to-end latency at R events/s
+ * (default 1,000) for S seconds (default 30) per phase: alone; while `outbox-relay replay --dry-run`
+ * starts and counts (`dry`, not by default); while a replay limited to M events/s (default 5,000)
+ * runs; while a replay re-publishes all N rows to other topics as fast as it can. Each replay is
+ * started D seconds (default 5) into its window, so the window shows the seconds before it; the
+ * figures "from the replay's start" cover the events committed from then on (for `alone`, from
+ * the same second). `--precreate` creates the replay topics beforehand; `--verbose` prints the
+ * replay's log with its times since start. Writes test/bench/results/replay.json (with the worst
+ * latency of each second). Not part of `npm test`.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +35,7 @@ interface ReplayRun {
   peakRssBytes: number;
   exitCode: number | null;
   summary: string;
+  log: string;
 }
 
 /** Runs `outbox-relay replay` as a user would, sampling its peak RSS until it exits. */
@@ -43,7 +48,12 @@ async function runReplay(env: Record<string, string>, args: string[]): Promise<R
   });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', () => undefined);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    // Each line with its time since spawn: when the replay connected, started publishing.
+    for (const line of chunk.toString().split('\n'))
+      if (line.trim() !== '') stderr += `+${((Date.now() - started) / 1000).toFixed(2)}s ${line}\n`;
+  });
   let rss = 0;
   const sampler = setInterval(() => {
     try {
@@ -63,6 +73,7 @@ async function runReplay(env: Record<string, string>, args: string[]): Promise<R
     peakRssBytes: rss,
     exitCode,
     summary: stdout.trim(),
+    log: stderr,
   };
 }
 
@@ -87,7 +98,9 @@ async function main(): Promise<void> {
     }
     relay = new RelayProcess(env);
     await relay.waitUntilStreaming();
-    const measure = (seqBase: number) =>
+    const delay = Number(arg('--replay-delay', '5'));
+    const phases = arg('--phases', 'alone,limited,full').split(',');
+    const measure = (seqBase: number, onWriting?: () => void) =>
       measureLatency({
         url: pg.url,
         table: name,
@@ -97,56 +110,90 @@ async function main(): Promise<void> {
         seconds,
         seqBase,
         timeline: true,
+        onWriting,
+        splitAtSecond: delay,
       });
-    say(`live latency at ${rate}/s for ${seconds} s, alone`);
-    const alone: LatencyResult = await measure(100_000_000);
-    say(`alone: p50 ${alone.p50.toFixed(1)} ms, p99 ${alone.p99.toFixed(1)} ms`);
-    // Each phase starts with the page cache written back: a previous phase's dirty pages would
-    // otherwise be flushed during the next one and charged to it.
-    execFileSync('sync');
-    say(`live latency at ${rate}/s while a replay limited to ${maxRate}/s runs`);
-    const limited = runReplay(env, [
-      '--topic-template',
-      `${name}_limited.{aggregateType}`,
-      '--max-rate',
-      String(maxRate),
-      '--limit',
-      String(maxRate * seconds),
-    ]);
-    const duringLimited: LatencyResult = await measure(300_000_000);
-    const limitedRun = await limited;
-    say(`worst latency per second (ms): ${duringLimited.worstMsBySecond?.join(' ') ?? ''}`);
-    say(
-      `during the limited replay: p50 ${duringLimited.p50.toFixed(1)} ms, p99 ${duringLimited.p99.toFixed(1)} ms (${limitedRun.eventsPerSecond} ev/s)`,
-    );
-    execFileSync('sync');
-    say(`live latency at ${rate}/s while replaying ${rows} rows`);
-    const replaying = runReplay(env, ['--topic-template', `${name}_replay.{aggregateType}`]);
-    const during: LatencyResult = await measure(200_000_000);
-    const replayRun = await replaying;
-    say(`during replay: p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms`);
-    say(`worst latency per second (ms): ${during.worstMsBySecond?.join(' ') ?? ''}`);
-    say(
-      `replay: ${replayRun.summary} (${replayRun.eventsPerSecond} ev/s, peak RSS ${Math.round(replayRun.peakRssBytes / 1048576)} MiB, exit ${String(replayRun.exitCode)})`,
-    );
+    /**
+     * Live latency while a replay runs, the replay started `delay` seconds into the window so
+     * the seconds before it show the baseline. Each phase starts with the page cache written
+     * back: a previous phase's dirty pages would otherwise be flushed during the next one.
+     */
+    const during = async (seqBase: number, label: string, args: string[]) => {
+      execFileSync('sync');
+      say(`live latency at ${rate}/s; ${label} starts after ${delay} s`);
+      let run: Promise<ReplayRun> | undefined;
+      const latency = await measure(seqBase, () => {
+        setTimeout(() => {
+          run = runReplay(env, args);
+        }, delay * 1000);
+      });
+      const replayRun = await run!;
+      say(`worst latency per second (ms): ${latency.worstMsBySecond?.join(' ') ?? ''}`);
+      say(
+        `p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms; from the replay's start: p99 ${latency.afterSplit?.p99.toFixed(1) ?? '?'} ms, max ${latency.afterSplit?.max.toFixed(1) ?? '?'} ms`,
+      );
+      say(
+        `${label}: ${replayRun.summary} (${replayRun.eventsPerSecond} ev/s, peak RSS ${Math.round(replayRun.peakRssBytes / 1048576)} MiB, exit ${String(replayRun.exitCode)})`,
+      );
+      if (process.argv.includes('--verbose')) process.stdout.write(replayRun.log);
+      return { latency, replayRun };
+    };
+    const skipped: LatencyResult = {
+      rate,
+      sent: 0,
+      received: 0,
+      p50: NaN,
+      p95: NaN,
+      p99: NaN,
+      max: NaN,
+    };
+    let alone = skipped;
+    if (phases.includes('alone')) {
+      say(`live latency at ${rate}/s for ${seconds} s, alone`);
+      alone = await measure(100_000_000);
+      say(
+        `alone: p50 ${alone.p50.toFixed(1)} ms, p99 ${alone.p99.toFixed(1)} ms; from second ${delay}: p99 ${alone.afterSplit?.p99.toFixed(1) ?? '?'} ms, max ${alone.afterSplit?.max.toFixed(1) ?? '?'} ms`,
+      );
+      say(`worst latency per second (ms): ${alone.worstMsBySecond?.join(' ') ?? ''}`);
+    }
+    if (phases.includes('dry'))
+      await during(400_000_000, 'a dry-run replay (start-up and count only)', ['--dry-run']);
+    const limited = phases.includes('limited')
+      ? await during(300_000_000, `a replay limited to ${maxRate}/s`, [
+          '--topic-template',
+          `${name}_limited.{aggregateType}`,
+          '--max-rate',
+          String(maxRate),
+          '--limit',
+          String(maxRate * seconds),
+        ])
+      : undefined;
+    const full = phases.includes('full')
+      ? await during(200_000_000, `a replay of all ${rows} rows`, [
+          '--topic-template',
+          `${name}_replay.{aggregateType}`,
+        ])
+      : undefined;
     const result = {
       date: new Date().toISOString(),
       rows,
       rate,
       seconds,
+      /** Seconds into each latency window at which the replay was started. */
+      replayDelay: delay,
       liveAlone: alone,
-      liveDuringReplay: during,
+      liveDuringReplay: full?.latency,
       /** Share of the latency window the replay overlapped (1 = the whole window). */
-      overlap: Math.min(replayRun.seconds / seconds, 1),
-      replaySeconds: replayRun.seconds,
-      replayEventsPerSecond: replayRun.eventsPerSecond,
-      replayPeakRssBytes: replayRun.peakRssBytes,
-      replayExitCode: replayRun.exitCode,
-      p99Ratio: during.p99 / alone.p99,
+      overlap: full && Math.min(full.replayRun.seconds / (seconds - delay), 1),
+      replaySeconds: full?.replayRun.seconds,
+      replayEventsPerSecond: full?.replayRun.eventsPerSecond,
+      replayPeakRssBytes: full?.replayRun.peakRssBytes,
+      replayExitCode: full?.replayRun.exitCode,
+      p99Ratio: full && full.latency.p99 / alone.p99,
       maxRate,
-      liveDuringLimitedReplay: duringLimited,
-      limitedReplayEventsPerSecond: limitedRun.eventsPerSecond,
-      limitedP99Ratio: duringLimited.p99 / alone.p99,
+      liveDuringLimitedReplay: limited?.latency,
+      limitedReplayEventsPerSecond: limited?.replayRun.eventsPerSecond,
+      limitedP99Ratio: limited && limited.latency.p99 / alone.p99,
     };
     const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results');
     mkdirSync(dir, { recursive: true });

@@ -135,6 +135,16 @@ describe('outbox-relay replay against the real services', () => {
     expectSameAsLive(await replayed(2), [ids[2]!, ids[27]!]);
   });
 
+  it('paces a replay to --max-rate', async () => {
+    const started = Date.now();
+    const paced = await cli(['replay', '--aggregate-type', 'account', '--max-rate', '10'], env);
+    const seconds = (Date.now() - started) / 1000;
+    expect(paced.stdout).toContain('30 published, 1 dead-lettered');
+    // 31 rows at 10 per second: the last one goes out 3 s after the first.
+    expect(seconds).toBeGreaterThanOrEqual(3);
+    expectSameAsLive(await replayed(30), ids);
+  });
+
   it('publishes nothing for a dry run, an empty selection, a bad or writing --where, or bad input', async () => {
     const dry = await cli(['replay', '--dry-run', '--aggregate-id', 'a-2'], env);
     expect(dry.code).toBe(0);

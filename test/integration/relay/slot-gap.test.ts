@@ -28,8 +28,8 @@ describe('relay: slot gap (a lost slot)', () => {
     );
   }
 
-  /** Publishes rows 1-5, stops the relay, drops its slot, writes rows 6-10 (the gap). */
-  async function loseTheSlot(names: OutboxNames): Promise<void> {
+  /** Publishes rows 1-5, stops the relay, drops its slot, writes rows 6-`last` (the gap). */
+  async function loseTheSlot(names: OutboxNames, last = 10): Promise<void> {
     await withSql(url, (sql) =>
       sql.query(
         `create table ${names.table} (id uuid primary key, aggregatetype text not null, aggregateid text not null,
@@ -42,7 +42,7 @@ describe('relay: slot gap (a lost slot)', () => {
     await readTopic(brokers, `${names.topicPrefix}.ledger`, { count: 5 });
     expect(await first.stop()).toBe(0); // the final checkpoint is written on the way out
     await withSql(url, (sql) => sql.query('select pg_drop_replication_slot($1)', [names.slot]));
-    await insert(names, 6, 10);
+    await insert(names, 6, last);
   }
 
   const ns = (records: Array<{ value: Buffer | null }>) =>
@@ -129,6 +129,55 @@ describe('relay: slot gap (a lost slot)', () => {
         settleMs: 1500,
       });
       expect(after).toHaveLength(records.length);
+    } finally {
+      await dropOutbox(url, names);
+    }
+  });
+
+  it('repeats a gap repair that a SIGKILL interrupted: every row of the gap on Kafka, then streaming', async () => {
+    const names = outboxNames('gap_kill');
+    const env = envFor(names, { ON_SLOT_GAP: 'replay', LOG_LEVEL: 'info' });
+    const topic = `${names.topicPrefix}.ledger`;
+    try {
+      await loseTheSlot(names, 60_005); // 60,000 rows in the gap
+      const first = new RelayProcess(env);
+      await first.waitForLog(
+        (l) => /re-publishing the outbox rows of the gap/.test(l.msg),
+        'the repair to start',
+      );
+      // Killed once part of the repair is on Kafka (5 published before the gap).
+      await readTopic(brokers, topic, { count: 1_005, settleMs: 0 });
+      first.kill('SIGKILL');
+      await first.exited;
+      expect(first.logs.some((l) => /slot gap repaired/.test(l.msg))).toBe(false);
+
+      // The slot the first start created is there now: only the marker says the repair is owed.
+      const second = new RelayProcess(env);
+      try {
+        await second.waitUntilStreaming(120_000);
+        expect(second.logs.some((l) => /repair did not finish .* repeating it/.test(l.msg))).toBe(
+          true,
+        );
+        expect(second.logs.some((l) => /slot gap repaired/.test(l.msg))).toBe(true);
+        await insert(names, 60_006, 60_006);
+        const records = await readTopic(brokers, topic, {
+          count: 60_006,
+          timeoutMs: 90_000,
+          settleMs: 1_000,
+          distinctIds: 60_006,
+        });
+        const seen = new Set(ns(records));
+        const missing = Array.from({ length: 60_006 }, (_, i) => i + 1).filter((n) => !seen.has(n));
+        expect(missing).toEqual([]);
+        // The streamed row comes after every replayed row of its aggregate.
+        const l0 = records.filter((r) => r.key === 'l-0');
+        expect(ns([l0[l0.length - 1]!])).toEqual([60_006]);
+        process.stdout.write(
+          `[slot-gap] SIGKILL during the repair: 60000 rows in the gap, ${records.length - 60_006} published twice\n`,
+        );
+      } finally {
+        expect(await second.stop()).toBe(0);
+      }
     } finally {
       await dropOutbox(url, names);
     }
