@@ -32,7 +32,7 @@ export async function runReplay(
       throw new Error(`--topic-template ${(err as Error).message}`);
     }
   }
-  const records = recordMapper(routed, valueFormat(routed));
+  const records = recordMapper(routed, valueFormat(routed, log));
   let lastPlain = 0;
   const result = await replay(
     config,

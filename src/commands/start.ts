@@ -6,7 +6,7 @@ import { HttpEndpoint } from '../ops/http-server';
 import { RelayMetrics } from '../ops/metrics';
 import { RelayOps } from '../ops/relay-ops';
 import { RelayState } from '../ops/state';
-import { describeDatabase } from '../redact';
+import { describeDatabase, redactUrl } from '../redact';
 import { recordMapper, valueFormat } from '../relay/from-config';
 import { Relay } from '../relay/relay';
 import { bootstrap, EXIT, type Bootstrap } from './bootstrap';
@@ -17,16 +17,21 @@ import { bootstrap, EXIT, type Bootstrap } from './bootstrap';
  */
 export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promise<number> {
   let setup: Bootstrap;
-  let format: ValueFormat;
   try {
     setup = bootstrap(env);
-    format = valueFormat(setup.config);
   } catch (err) {
     process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
     return EXIT.CONFIG;
   }
   const { config } = setup;
   const log = createLogger(config.logLevel);
+  let format: ValueFormat;
+  try {
+    format = valueFormat(config, log);
+  } catch (err) {
+    process.stderr.write(`outbox-relay: ${describeError(err)}\n`);
+    return EXIT.CONFIG;
+  }
   log.info(
     {
       version,
@@ -38,6 +43,8 @@ export async function startRelay(env: NodeJS.ProcessEnv, version: string): Promi
       publication: config.publicationName,
       topicTemplate: config.topicTemplate.text,
       valueFormat: format.name,
+      schemaRegistry:
+        config.schemaRegistryUrl === undefined ? undefined : redactUrl(config.schemaRegistryUrl),
     },
     'starting',
   );

@@ -73,6 +73,21 @@ function crossProblems(values: Record<string, unknown>): string[] {
       `OUTBOX_ADDITIONAL_FIELDS places ${envelope.join(', ')} in the envelope, which only VALUE_FORMAT=json has (got ${values.valueFormat as string}); use header placement`,
     );
   }
+  if (values.schemaRegistryUrl !== undefined && values.valueFormat !== 'avro') {
+    problems.push(
+      `SCHEMA_REGISTRY_URL is for VALUE_FORMAT=avro (got ${String(values.valueFormat)}); unset it or set VALUE_FORMAT=avro`,
+    );
+  }
+  if (
+    (values.schemaRegistryUsername === undefined) !==
+    (values.schemaRegistryPassword === undefined)
+  ) {
+    problems.push('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together');
+  }
+  const registryUrl = values.schemaRegistryUrl as string | undefined;
+  if (values.schemaRegistryCaFile !== undefined && !registryUrl?.startsWith('https:')) {
+    problems.push('SCHEMA_REGISTRY_CA_FILE needs an https:// SCHEMA_REGISTRY_URL');
+  }
   const txnInterval = values.kafkaTransactionIntervalMs as number | undefined;
   const txnTimeout = values.kafkaTransactionTimeoutMs as number | undefined;
   if (txnInterval !== undefined && txnTimeout !== undefined && txnTimeout < 10 * txnInterval) {

@@ -9,6 +9,7 @@ export interface Option<T> {
     | 'PostgreSQL'
     | 'Kafka'
     | 'Kafka security'
+    | 'Schema registry'
     | 'Delivery'
     | 'Recovery'
     | 'Outbox'
@@ -101,4 +102,12 @@ export function customOption<T>(
     spec.default,
     spec.defaultText ?? `\`${String(spec.default)}\``,
   );
+}
+
+/** `true`/`false` (also 1/0, yes/no, on/off). */
+export function parseBoolean(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new Error(`must be true or false, got "${raw}"`);
 }

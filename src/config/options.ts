@@ -5,6 +5,7 @@ import { DELIVERY_OPTIONS } from './delivery-options';
 import { OPERATIONS_OPTIONS } from './operations-options';
 import { IDENTIFIER, OUTBOX_TABLE_OPTIONS } from './outbox-options';
 import { RECOVERY_OPTIONS } from './recovery-options';
+import { REGISTRY_OPTIONS } from './registry-options';
 import { ROUTING_OPTIONS } from './routing-options';
 import { SECURITY_OPTIONS } from './security-options';
 
@@ -87,7 +88,7 @@ export const OPTIONS = {
     env: 'VALUE_FORMAT',
     group: 'Kafka',
     description:
-      '`json`: the payload as the value, headers `id`, `type`, `aggregateType` (Debezium-compatible). `cloudevents`: CloudEvents 1.0 binary content mode, the payload as the value and `ce_*` headers. `avro`: the payload validated and Avro single-object encoded with `AVRO_SCHEMA_DIR`. See [Record contract](#record-contract).',
+      '`json`: the payload as the value, headers `id`, `type`, `aggregateType` (Debezium-compatible). `cloudevents`: CloudEvents 1.0 binary content mode, the payload as the value and `ce_*` headers. `avro`: the payload validated against its schema in `AVRO_SCHEMA_DIR` and Avro-encoded: in the Confluent wire format with `SCHEMA_REGISTRY_URL`, else in Avro single-object encoding. See [Record contract](#record-contract).',
     default: 'json',
     values: VALUE_FORMAT_NAMES,
   }),
@@ -100,6 +101,7 @@ export const OPTIONS = {
     default: undefined,
     defaultText: '(required for avro)',
   }),
+  ...REGISTRY_OPTIONS,
   cloudEventsSource: customOption<string | undefined>({
     env: 'CLOUDEVENTS_SOURCE',
     group: 'Kafka',

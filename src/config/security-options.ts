@@ -1,16 +1,9 @@
-import { customOption, enumOption } from './option';
+import { customOption, enumOption, parseBoolean } from './option';
 
 function parseFile(raw: string): string {
   const value = raw.trim();
   if (value === '') throw new Error('must name a file');
   return value;
-}
-
-function parseBoolean(raw: string): boolean {
-  const value = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(value)) return true;
-  if (['false', '0', 'no', 'off'].includes(value)) return false;
-  throw new Error(`must be true or false, got "${raw}"`);
 }
 
 function fileOption(env: string, description: string) {

@@ -5,6 +5,7 @@ import { describeError, RelayError } from '../errors';
 import { authorizationError } from '../kafka/errors';
 import { KafkaPublisher } from '../kafka/publisher';
 import { probeCluster } from '../kafka/probe';
+import type { RecordValues } from '../kafka/topics';
 import {
   topicCreator,
   type Delivery,
@@ -32,6 +33,7 @@ export class AtLeastOnceDelivery<T> implements Delivery<T> {
     private readonly config: Config,
     callbacks: DeliveryCallbacks<T>,
     log: Logger,
+    values: RecordValues,
   ) {
     this.producer = kafka.producer({
       idempotent: true,
@@ -41,7 +43,7 @@ export class AtLeastOnceDelivery<T> implements Delivery<T> {
       // kafkajs' retry is the client's (kafka/client.ts); the publisher retries on top.
     });
     this.admin = kafka.admin();
-    const topics = topicCreator(this.admin, config, callbacks, log);
+    const topics = topicCreator(this.admin, config, callbacks, log, values);
     this.publisher = new KafkaPublisher<T>(
       this.producer,
       topics,

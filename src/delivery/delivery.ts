@@ -6,7 +6,7 @@ import type { DeadLetterReason } from '../dead-letter-reason';
 import { RelayError } from '../errors';
 import { DLQ_HEADERS, partitionDeadLetter } from '../kafka/dead-letter';
 import type { PositionTopicOptions } from '../kafka/position-topic';
-import { TopicCreator } from '../kafka/topics';
+import { TopicCreator, type RecordValues } from '../kafka/topics';
 import type { KafkaRecord } from '../kafka/record-mapper';
 import type { Lsn } from '../replication/lsn';
 
@@ -43,6 +43,7 @@ export function topicCreator<T>(
   config: Config,
   callbacks: DeliveryCallbacks<T>,
   log: Logger,
+  values: RecordValues,
 ): TopicCreator {
   const topicsLog = log.child({ module: 'topics' });
   return new TopicCreator(
@@ -64,6 +65,7 @@ export function topicCreator<T>(
       callbacks.onDeadLetter('INVALID_PARTITION');
       return letter;
     },
+    values,
   );
 }
 

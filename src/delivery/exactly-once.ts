@@ -12,7 +12,7 @@ import {
   type PositionTopicOptions,
 } from '../kafka/position-topic';
 import { probeCluster } from '../kafka/probe';
-import type { TopicCreator } from '../kafka/topics';
+import type { RecordValues, TopicCreator } from '../kafka/topics';
 import {
   isFenced,
   TransactionalPublisher,
@@ -65,11 +65,12 @@ export class ExactlyOnceDelivery<T> implements Delivery<T> {
     private readonly callbacks: DeliveryCallbacks<T>,
     private readonly metrics: RelayMetrics,
     private readonly log: Logger,
+    values: RecordValues,
     private readonly kafkaLogs?: KafkaLogTap,
   ) {
     cacheTransactionCoordinators();
     this.admin = kafka.admin();
-    this.topics = topicCreator(this.admin, config, callbacks, log);
+    this.topics = topicCreator(this.admin, config, callbacks, log, values);
     this.positionTopic = positionTopicOptions(config);
   }
 

@@ -6,6 +6,8 @@ import { RelayError } from '../errors';
  * count as retriable: a stuck relay that says so in its logs beats one that drops events.
  */
 export function isRetriableKafkaError(err: unknown): boolean {
+  // The relay's own errors say it themselves (e.g. ON_INVALID_EVENT=fail, a schema registry).
+  if (err instanceof RelayError) return err.retriable;
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
     const e = current as {

@@ -165,15 +165,18 @@ export class KafkaPublisher<T> {
         }
         if (this.stopped) return false;
         this.failing = true;
-        this.callbacks.onRetry?.(
-          new RelayError('KAFKA_SEND', `Kafka send failed: ${(err as Error).message}`, {
-            retriable: true,
-            cause: err,
-          }),
-        );
+        // The relay's own retriable errors (a schema registry that does not answer) say what failed.
+        const error = isRelayError(err)
+          ? err
+          : new RelayError('KAFKA_SEND', `Kafka send failed: ${(err as Error).message}`, {
+              retriable: true,
+              cause: err,
+            });
+        this.callbacks.onRetry?.(error);
         const delayMs = backoffDelay(attempt, this.options.retryInitialMs, this.options.retryMaxMs);
         this.log.warn(
           {
+            code: error.code,
             attempt,
             delayMs,
             events: batch.length,
@@ -181,7 +184,7 @@ export class KafkaPublisher<T> {
             topics,
             error: (err as Error).message,
           },
-          'Kafka send failed; retrying the same batch (nothing is confirmed to PostgreSQL meanwhile)',
+          `${error.code === 'KAFKA_SEND' ? 'Kafka send failed' : error.message}; retrying the same batch (nothing is confirmed to PostgreSQL meanwhile)`,
         );
         await sleep(delayMs, this.abort.signal);
         if (this.stopped) return false;

@@ -67,6 +67,16 @@ export class RecordMapper {
     this.routing = typeof routing === 'string' ? { topic: TopicTemplate.parse(routing) } : routing;
   }
 
+  /** The value format's start-up work (a schema registry's checks), if it has any. */
+  async start(): Promise<void> {
+    await this.format.start?.();
+  }
+
+  /** Completes records about to be sent (schema ids); a no-op for formats that need nothing. */
+  async resolve(records: readonly KafkaRecord[]): Promise<void> {
+    await this.format.resolve?.(records);
+  }
+
   /** The topic the event is routed to, or why it has none. */
   route(event: DomainEvent): { ok: true; topic: string } | { ok: false; message: string } {
     const rendered = this.routing.topic.render((field) => fieldOf(event, field));

@@ -15,6 +15,11 @@ export interface TopicSettings {
  */
 export type PartitionMissing = (record: KafkaRecord, partitions: number) => KafkaRecord;
 
+/** Completes record values before they are sent (the value format's schema ids). */
+export interface RecordValues {
+  resolve(records: readonly KafkaRecord[]): Promise<void>;
+}
+
 /** Records by topic, in the order given, as kafkajs sends them. */
 export function groupByTopic(records: readonly KafkaRecord[]): Map<string, Message[]> {
   const byTopic = new Map<string, Message[]>();
@@ -46,10 +51,15 @@ export class TopicCreator {
     private readonly settings: TopicSettings,
     private readonly log: Logger,
     private readonly partitionMissing?: PartitionMissing,
+    private readonly values?: RecordValues,
   ) {}
 
-  /** Makes sure the records' topics exist and their partitions too; returns them by topic. */
+  /**
+   * Makes the records sendable: values completed (schema ids), topics created, partitions
+   * checked; returns them by topic. Throws what the publisher retries or gives up on.
+   */
   async prepare(records: readonly KafkaRecord[]): Promise<Map<string, Message[]>> {
+    await this.values?.resolve(records);
     let byTopic = groupByTopic(records);
     await this.ensure(byTopic.keys());
     if (this.partitionMissing !== undefined && records.some((r) => r.partition !== undefined)) {

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Config } from '../config/load';
 import type { OutboxLayout } from '../events/outbox-mapper';
 import { buildValueFormat, type ValueFormat } from '../kafka/formats';
@@ -58,7 +59,7 @@ export function preflightOptions(config: Config, createSlot: boolean): Preflight
 }
 
 /** The configured value format; throws an Error when it cannot be built (e.g. bad schemas). */
-export function valueFormat(config: Config): ValueFormat {
+export function valueFormat(config: Config, log: Logger): ValueFormat {
   const database = new URL(config.databaseUrl).pathname.replace(/^\//, '') || 'postgres';
   return buildValueFormat(config.valueFormat, {
     envelope: config.additionalFields
@@ -67,6 +68,20 @@ export function valueFormat(config: Config): ValueFormat {
     cloudEventsSource:
       config.cloudEventsSource ?? `/outbox-relay/${database}/${config.outboxTable.qualified()}`,
     avroSchemaDir: config.avroSchemaDir,
+    registry:
+      config.schemaRegistryUrl === undefined
+        ? undefined
+        : {
+            url: config.schemaRegistryUrl,
+            strategy: config.schemaRegistrySubjectStrategy,
+            autoRegister: config.schemaRegistryAutoRegister,
+            username: config.schemaRegistryUsername,
+            password: config.schemaRegistryPassword,
+            caFile: config.schemaRegistryCaFile,
+            timeoutMs: config.schemaRegistryTimeoutMs,
+            topicTemplate: config.topicTemplate,
+          },
+    log,
   });
 }
 

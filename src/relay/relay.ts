@@ -54,8 +54,8 @@ export class Relay {
     };
     this.delivery =
       config.deliveryGuarantee === 'exactly-once'
-        ? new ExactlyOnceDelivery(kafka, config, callbacks, ops.metrics, log, kafkaLogs)
-        : new AtLeastOnceDelivery(kafka, config, callbacks, log);
+        ? new ExactlyOnceDelivery(kafka, config, callbacks, ops.metrics, log, records, kafkaLogs)
+        : new AtLeastOnceDelivery(kafka, config, callbacks, log, records);
     this.heartbeat = new Heartbeat(config.slotName);
   }
 
@@ -93,6 +93,10 @@ export class Relay {
       if (connected === undefined) return;
       this.ops.state.kafkaReachable = true;
       this.ops.state.kafkaFailing = () => this.delivery.isFailing;
+      const formatReady = await this.retryAtStartup(this.startupDeadline, 'Schema registry', () =>
+        this.records.start().then(() => true),
+      );
+      if (formatReady === undefined) return;
       guard = await SlotGuard.open(
         {
           config: this.config,

@@ -170,6 +170,7 @@ async function publishRows(
       onDeadLetter: () => result.deadLettered++,
     },
     log,
+    records,
   );
   await delivery.connect();
   const intake = new EventIntake(

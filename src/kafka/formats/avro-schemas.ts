@@ -37,6 +37,8 @@ export interface AvroSchema {
   /** 0xC3 0x01 + fingerprint (little-endian): the single-object header. */
   header: Buffer;
   file: string;
+  /** The schema as written in its file (docs, defaults and all), as JSON without spacing. */
+  text: string;
 }
 
 export type AvroEncoding = { ok: true; value: Buffer } | { ok: false; message: string };
@@ -60,9 +62,8 @@ export class AvroSchemas {
     if (files.length === 0) problems.push(`AVRO_SCHEMA_DIR ${dir} has no .avsc files`);
     for (const file of files) {
       try {
-        const type = avro.Type.forSchema(
-          JSON.parse(readFileSync(join(dir, file), 'utf8')) as avro.Schema,
-        );
+        const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as avro.Schema;
+        const type = avro.Type.forSchema(json);
         const fullName = type.name;
         if (fullName === undefined || type.typeName !== 'record')
           throw new Error('must be a named record schema');
@@ -74,7 +75,7 @@ export class AvroSchemas {
         header[0] = 0xc3;
         header[1] = 0x01;
         header.writeBigUInt64LE(rabinFingerprint64(canonicalForm(type)), 2);
-        byType.set(eventType, { fullName, type, header, file });
+        byType.set(eventType, { fullName, type, header, file, text: JSON.stringify(json) });
       } catch (err) {
         problems.push(`${file}: ${(err as Error).message}`);
       }
@@ -91,12 +92,19 @@ export class AvroSchemas {
     return this.byType.get(eventType);
   }
 
+  all(): AvroSchema[] {
+    return [...this.byType.values()];
+  }
+
   get size(): number {
     return this.byType.size;
   }
 
-  /** Validates the JSON payload against the schema and encodes it (single-object encoding). */
-  static encode(schema: AvroSchema, payload: Buffer): AvroEncoding {
+  /**
+   * Validates the JSON payload against the schema and encodes it behind `prefix` (by default the
+   * single-object header). The result is a new buffer.
+   */
+  static encode(schema: AvroSchema, payload: Buffer, prefix = schema.header): AvroEncoding {
     let value: unknown;
     try {
       value = JSON.parse(payload.toString('utf8'));
@@ -113,6 +121,6 @@ export class AvroSchemas {
         message: `payload does not match Avro schema ${schema.fullName} at ${paths.join(', ')}`,
       };
     }
-    return { ok: true, value: Buffer.concat([schema.header, schema.type.toBuffer(value)]) };
+    return { ok: true, value: Buffer.concat([prefix, schema.type.toBuffer(value)]) };
   }
 }

@@ -16,6 +16,13 @@ export interface ValueFormat {
   headers(event: DomainEvent): Record<string, string>;
   /** The record's value (null: a tombstone); may add headers (e.g. the schema's name). */
   encode(event: DomainEvent, headers: Record<string, string>): Encoded;
+  /** Start-up work over the network (a schema registry); throws a RelayError, retriable or not. */
+  start?(): Promise<void>;
+  /**
+   * Completes the values of records about to be sent (a schema id the registry assigns once per
+   * subject); throws a RelayError, retriable or not. Records of other formats pass untouched.
+   */
+  resolve?(records: ReadonlyArray<{ topic: string; value: Buffer | null }>): Promise<void>;
 }
 
 /** An outbox column placed into the JSON value's envelope, under `alias`. */

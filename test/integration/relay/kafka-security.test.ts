@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -20,75 +19,11 @@ import {
   relayEnv,
   withSql,
 } from '../../helpers/outbox';
+import { makeCertificates } from '../../helpers/certificates';
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl } from '../../helpers/services';
 
 const PASSWORD = 'relay-s3cret-pw';
-
-/** A throw-away CA, a broker certificate for 127.0.0.1 and a client certificate (CN=outbox-relay). */
-function makeCertificates(dir: string) {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=outbox-relay test CA',
-  );
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, cn] of [
-    ['broker', 'localhost'],
-    ['client', 'outbox-relay'],
-  ] as const) {
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${cn}`,
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-extfile',
-      'san.ext',
-    );
-  }
-  writeFileSync(
-    join(dir, 'broker-keystore.pem'),
-    readFileSync(join(dir, 'broker.key'), 'utf8') + readFileSync(join(dir, 'broker.pem'), 'utf8'),
-  );
-  return {
-    ca: join(dir, 'ca.pem'),
-    clientCert: join(dir, 'client.pem'),
-    clientKey: join(dir, 'client.key'),
-    keystore: join(dir, 'broker-keystore.pem'),
-  };
-}
 
 /** The ACLs the README lists for the relay's principal: its topics (by prefix) and the dead-letter topic. */
 function relayAcls(principal: string, topicPrefix: string, deadLetterTopic: string): AclEntry[] {

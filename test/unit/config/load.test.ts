@@ -243,6 +243,49 @@ describe('loadConfig', () => {
     expect(message).not.toMatch(/hunter2|another-secret/);
   });
 
+  it('canReadSchemaRegistryOptions and failsOnThoseThatDoNotFit', () => {
+    const avro = { ...minimal, VALUE_FORMAT: 'avro', AVRO_SCHEMA_DIR: 'schemas/avro' };
+    expect(loadConfig(avro)).toMatchObject({
+      schemaRegistryUrl: undefined,
+      schemaRegistrySubjectStrategy: 'topic-record',
+      schemaRegistryAutoRegister: true,
+      schemaRegistryTimeoutMs: 10_000,
+    });
+    expect(
+      loadConfig({
+        ...avro,
+        SCHEMA_REGISTRY_URL: 'https://registry:8081',
+        SCHEMA_REGISTRY_SUBJECT_STRATEGY: 'record',
+        SCHEMA_REGISTRY_AUTO_REGISTER: 'false',
+        SCHEMA_REGISTRY_USERNAME: 'relay',
+        SCHEMA_REGISTRY_PASSWORD: 'pw',
+        SCHEMA_REGISTRY_CA_FILE: 'ca.pem',
+      }),
+    ).toMatchObject({
+      schemaRegistryUrl: 'https://registry:8081',
+      schemaRegistrySubjectStrategy: 'record',
+      schemaRegistryAutoRegister: false,
+      schemaRegistryCaFile: 'ca.pem',
+    });
+    const message = problems({
+      ...minimal,
+      SCHEMA_REGISTRY_URL: 'http://registry:8081',
+      SCHEMA_REGISTRY_PASSWORD: 'registry-hunter2',
+      SCHEMA_REGISTRY_CA_FILE: 'ca.pem',
+      SCHEMA_REGISTRY_SUBJECT_STRATEGY: 'topic-name',
+    });
+    expect(message).toContain('SCHEMA_REGISTRY_URL is for VALUE_FORMAT=avro (got json)');
+    expect(message).toContain('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together');
+    expect(message).toContain('SCHEMA_REGISTRY_CA_FILE needs an https:// SCHEMA_REGISTRY_URL');
+    expect(message).toContain(
+      'SCHEMA_REGISTRY_SUBJECT_STRATEGY must be one of topic-record, record, topic',
+    );
+    expect(message).not.toContain('hunter2');
+    expect(problems({ ...avro, SCHEMA_REGISTRY_URL: 'ftp://registry' })).toContain(
+      'SCHEMA_REGISTRY_URL must be an http:// or https:// URL',
+    );
+  });
+
   it('keeps the README option table in step with the declarations', () => {
     // Prettier pads table cells; compare with runs of spaces and dashes collapsed.
     const normalize = (text: string) => text.replace(/ +/g, ' ').replace(/-{3,}/g, '---');
