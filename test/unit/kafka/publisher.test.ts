@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import pino from 'pino';
-import type { RelayError } from '../../../src/errors';
+import { RelayError } from '../../../src/errors';
 import { KafkaPublisher } from '../../../src/kafka/publisher';
 import type { KafkaRecord } from '../../../src/kafka/record-mapper';
 import { groupByTopic, type TopicCreator } from '../../../src/kafka/topics';
@@ -44,5 +44,38 @@ describe('KafkaPublisher', () => {
     ]);
     expect(answered).toBe(true);
     expect(acked).toEqual([]);
+  });
+
+  it('stopsOnTheRelaysOwnNonRetriableErrorWhilePreparing (ON_INVALID_EVENT=fail), retriesARetriableOne', async () => {
+    const run = async (error: RelayError, failures: number) => {
+      const fatal: RelayError[] = [];
+      const retried: RelayError[] = [];
+      const acked: number[][] = [];
+      let prepared = 0;
+      const publisher = new KafkaPublisher<number>(
+        { sendBatch: () => Promise.resolve([]) } as unknown as Producer,
+        {
+          prepare: (records: KafkaRecord[]) =>
+            ++prepared <= failures ? Promise.reject(error) : Promise.resolve(groupByTopic(records)),
+        } as unknown as TopicCreator,
+        { batchMaxEvents: 10, batchMaxBytes: 1_000_000, retryInitialMs: 1, retryMaxMs: 1 },
+        {
+          onAcked: (tokens) => acked.push(tokens),
+          onFatal: (e) => fatal.push(e),
+          onRetry: (e) => retried.push(e),
+        },
+        pino({ level: 'silent' }),
+      );
+      publisher.enqueue(record, 10, 1);
+      await publisher.whenIdle();
+      return { fatal, retried, acked };
+    };
+    const invalid = await run(new RelayError('EVENT_INVALID', 'partition 7 of 3'), Infinity);
+    expect(invalid.fatal.map((e) => e.code)).toEqual(['EVENT_INVALID']);
+    expect(invalid.acked).toEqual([]);
+    const down = await run(new RelayError('SCHEMA_REGISTRY', 'no answer', { retriable: true }), 2);
+    expect(down.retried.map((e) => e.code)).toEqual(['SCHEMA_REGISTRY', 'SCHEMA_REGISTRY']);
+    expect(down.fatal).toEqual([]);
+    expect(down.acked).toEqual([[1]]);
   });
 });
