@@ -1,6 +1,7 @@
 #!/bin/sh
 # The demo writer: one business transaction per second, each with its outbox row, across
 # 20 members, so kafka-ui shows events arriving in outbox.event.member keyed by member id.
+# Payloads fit schemas/avro (MemberCreated, MemberUpdated), so the Avro variant takes them too.
 set -eu
 n=0
 while :; do
@@ -11,7 +12,12 @@ while :; do
     INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
     VALUES (gen_random_uuid(), 'member', 'member-$member',
             CASE WHEN $n <= 20 THEN 'MemberCreated' ELSE 'MemberUpdated' END,
-            jsonb_build_object('memberId', 'member-$member', 'visit', $n, 'at', now()));
+            CASE WHEN $n <= 20
+              THEN jsonb_build_object('id', 'member-$member', 'name', 'Member $member',
+                                      'tier', 'basic', 'age', null)
+              ELSE jsonb_build_object('id', 'member-$member', 'version', $n,
+                                      'tier', CASE WHEN $n % 3 = 0 THEN 'gold' ELSE 'basic' END)
+            END);
     COMMIT;"
   sleep 1
 done

@@ -6,6 +6,7 @@ import { OPTIONS } from '../../../src/config/options';
 import { startNodeFlags } from '../../helpers/relay-process';
 
 const COMPOSE = 'docker/compose.yml';
+const AVRO = 'docker/compose.avro.yml';
 
 interface Service {
   image?: string;
@@ -24,10 +25,13 @@ const env = (service: string) =>
   );
 
 /** `docker compose config` when the plugin is there, else Debian's docker-compose (v1). */
-function composeConfig(): { tool: string; status: number | null; output: string } | undefined {
+function composeConfig(
+  files: string[] = [COMPOSE],
+): { tool: string; status: number | null; output: string } | undefined {
+  const f = files.flatMap((file) => ['-f', file]);
   for (const [cmd, args] of [
-    ['docker', ['compose', '-f', COMPOSE, 'config', '-q']],
-    ['docker-compose', ['-f', COMPOSE, 'config', '-q']],
+    ['docker', ['compose', ...f, 'config', '-q']],
+    ['docker-compose', [...f, 'config', '-q']],
   ] as const) {
     const probe = spawnSync(cmd, cmd === 'docker' ? ['compose', 'version'] : ['version'], {
       encoding: 'utf8',
@@ -43,6 +47,16 @@ function composeConfig(): { tool: string; status: number | null; output: string 
   return undefined;
 }
 
+const avroEnv = () => {
+  const override = parse(readFileSync(AVRO, 'utf8')) as { services: Record<string, Service> };
+  return Object.fromEntries(
+    Object.entries(override.services['outbox-relay']?.environment ?? {}).map(([k, v]) => [
+      k,
+      String(v),
+    ]),
+  );
+};
+
 describe('docker/compose.yml', () => {
   it('is a valid compose file (docker compose config)', () => {
     const result = composeConfig();
@@ -53,6 +67,22 @@ describe('docker/compose.yml', () => {
     }
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  it('has an Avro variant: the relay writes through the registry kafka-ui reads from', () => {
+    const result = composeConfig([COMPOSE, AVRO]);
+    if (result !== undefined) {
+      expect(result.output).toBe('');
+      expect(result.status).toBe(0);
+    } else if (process.env.CI === 'true')
+      throw new Error('neither docker compose nor docker-compose');
+    const relay = { ...env('outbox-relay'), ...avroEnv() };
+    const config = loadConfig(relay);
+    expect(config.valueFormat).toBe('avro');
+    expect(config.avroSchemaDir).toBe('/app/schemas/avro'); // the image's copy of schemas/
+    expect(config.schemaRegistryUrl).toBe(env('kafka-ui').KAFKA_CLUSTERS_0_SCHEMAREGISTRY);
+    expect(new URL(config.schemaRegistryUrl!).hostname).toBe('schema-registry');
+    expect(services['schema-registry']?.image).toMatch(/apicurio-registry:3\.0\.9$/);
   });
 
   it('configures the relay with known, valid environment variables only', () => {
