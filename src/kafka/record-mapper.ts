@@ -116,7 +116,7 @@ export class RecordMapper {
       }
     }
     const headers = this.format.headers(event);
-    const encoded = this.format.encode(event, headers);
+    const encoded = this.format.encode(event, headers, route.topic);
     if (!encoded.ok) return encoded;
     return {
       ok: true,

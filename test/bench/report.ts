@@ -20,6 +20,9 @@ export interface ThroughputRow {
   relayExactlyOnceRssBytes?: number;
   debezium?: number;
   debeziumRssBytes?: number;
+  /** VALUE_FORMAT=avro with a schema registry (Apicurio), at-least-once, same WAL (events/s) */
+  relayAvroRegistry?: number;
+  relayAvroRegistryRssBytes?: number;
 }
 
 export interface LatencyRow extends LatencyResult {
@@ -65,6 +68,12 @@ export function markdown(results: BenchResults): string {
       (t) =>
         `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.relayExactlyOnce === undefined ? '-' : `${n(t.relayExactlyOnce)}/s`} | ${pct(t.relayExactlyOnce ?? NaN, t.relay)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.relayExactlyOnceRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
     ),
+    ...results.throughput
+      .filter((t) => t.relayAvroRegistry !== undefined)
+      .map(
+        (t) =>
+          `\nAvro through a schema registry (\`VALUE_FORMAT=avro\`, \`SCHEMA_REGISTRY_URL\`, Apicurio), ${t.workload}: ${n(t.relayAvroRegistry!)}/s, ${pct(t.relayAvroRegistry!, t.relay)} of JSON, peak RSS ${mib(t.relayAvroRegistryRssBytes)}.`,
+      ),
     '',
     '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- --quick] [-- --no-debezium]`: outbox-relay against the decode ceiling
- * (pg_recvlogical), the produce ceiling (a bare kafkajs producer) and Debezium Server, on the
- * same WAL and the same broker, one after another. Prints a table, writes
+ * `npm run bench [-- --quick] [-- --no-debezium] [-- --no-registry] [-- --txn-sizes 1,10]
+ * [-- --throughput-only]`: outbox-relay against the
+ * decode ceiling (pg_recvlogical), the produce ceiling (a bare kafkajs producer) and Debezium
+ * Server, on the same WAL and the same broker, one after another; on 10-row transactions (the
+ * first workload with --quick) also with Avro through a schema registry. Prints a table, writes
  * test/bench/results/{latest.json,latest.md,chart.svg}. Not part of `npm test`.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { KAFKA_VERSION } from '../harness/kafka-jars';
 import { PostgresServer } from '../harness/postgres';
+import { RegistryServer } from '../harness/registry';
 import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
@@ -111,13 +114,28 @@ async function main(): Promise<void> {
   }
   const quick = process.argv.includes('--quick');
   const withDebezium = !process.argv.includes('--no-debezium');
-  const plan = quick ? QUICK : FULL;
+  const sizes = process.argv.indexOf('--txn-sizes');
+  const throughputOnly = process.argv.includes('--throughput-only');
+  const plan = {
+    ...(quick ? QUICK : FULL),
+    ...(sizes >= 0 ? { txnSizes: (process.argv[sizes + 1] ?? '').split(',').map(Number) } : {}),
+  };
+  if (plan.txnSizes.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error('--txn-sizes takes whole numbers, e.g. 1,10,100');
+  // A partial run prints its figures but keeps the results files of the last full one.
+  const partial = sizes >= 0 || throughputOnly;
   const command = `npm run bench${quick ? ' -- --quick' : ''}`;
   say(
     `${quick ? 'quick' : 'full'} run: ${plan.events.toLocaleString('en-US')} events per workload`,
   );
   const dbzHome = withDebezium ? await ensureDebezium() : undefined;
-  const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
+  const [pg, kafka, registry] = await Promise.all([
+    PostgresServer.start(),
+    KafkaServer.start(),
+    process.argv.includes('--no-registry') ? undefined : RegistryServer.start(),
+  ]);
+  /** The workload the Avro + registry run joins: 10-row transactions, else the first. */
+  const avroTxnSize = plan.txnSizes.includes(10) ? 10 : plan.txnSizes[0];
   const throughput: ThroughputRow[] = [];
   const latency: LatencyRow[] = [];
   let bigTransaction: BenchResults['bigTransaction'] = {
@@ -128,14 +146,18 @@ async function main(): Promise<void> {
   try {
     for (const perTxn of plan.txnSizes) {
       const name = `bench_${perTxn}_${Date.now() % 100_000}`;
-      const readers = ['relay', 'recv', 'eos', ...(dbzHome === undefined ? [] : ['dbz'])];
-      const bench = await createBenchTable(pg.url, name, readers);
-      const [relaySlot, recvSlot, eosSlot, dbzSlot] = bench.slots as [
-        string,
-        string,
-        string,
-        string?,
+      const avro = registry !== undefined && perTxn === avroTxnSize;
+      const readers = [
+        'relay',
+        'recv',
+        'eos',
+        ...(dbzHome === undefined ? [] : ['dbz']),
+        ...(avro ? ['avro'] : []),
       ];
+      const bench = await createBenchTable(pg.url, name, readers);
+      const [relaySlot, recvSlot, eosSlot] = bench.slots as [string, string, string];
+      const dbzSlot = dbzHome === undefined ? undefined : bench.slots[3];
+      const avroSlot = avro ? bench.slots[bench.slots.length - 1] : undefined;
       say(`${perTxn}-row transactions: writing ${plan.events} events ...`);
       const endLsn = await fill(pg.url, name, plan.events, perTxn, plan.aggregates);
 
@@ -158,6 +180,31 @@ async function main(): Promise<void> {
         `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB`,
       );
 
+      // Right after the JSON run, on the same WAL: the closest comparison the machine allows.
+      let avroEps: number | undefined;
+      let avroRss: number | undefined;
+      if (registry !== undefined && avroSlot !== undefined) {
+        const run = await relayCatchUp({
+          pg,
+          kafka,
+          table: name,
+          slot: avroSlot,
+          endLsn,
+          timeoutMs: TIMEOUT_MS,
+          topic: { name: `${name}_avro.bench`, events: plan.events },
+          env: {
+            TOPIC_TEMPLATE: `${name}_avro.{aggregateType}`,
+            VALUE_FORMAT: 'avro',
+            AVRO_SCHEMA_DIR: join(__dirname, '..', '..', '..', 'test', 'bench', 'schemas'),
+            SCHEMA_REGISTRY_URL: registry.url,
+          },
+        });
+        avroEps = plan.events / (run.last - run.first);
+        avroRss = run.peakRssBytes;
+        say(
+          `  outbox-relay, Avro + schema registry: ${avroEps.toFixed(0)} events/s (${((100 * avroEps) / relayEps).toFixed(0)}% of JSON), peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        );
+      }
       // Exactly-once on the same WAL, its own topic, read back with read_committed.
       const eos = await relayCatchUp({
         pg,
@@ -198,6 +245,9 @@ async function main(): Promise<void> {
         relayExactlyOnce: eosEps,
         relayExactlyOnceConfirmed: plan.events / (eos.confirmedAt - eos.streamingAt),
         relayExactlyOnceRssBytes: eos.peakRssBytes,
+        ...(avroEps === undefined
+          ? {}
+          : { relayAvroRegistry: avroEps, relayAvroRegistryRssBytes: avroRss }),
       };
       if (dbzHome !== undefined && dbzSlot !== undefined) {
         const topic = `${name}_dbz.bench`;
@@ -234,8 +284,10 @@ async function main(): Promise<void> {
       await dropBenchTable(pg.url, bench);
     }
 
-    const systems: Array<LatencyRow['system']> = ['outbox-relay', 'outbox-relay exactly-once'];
-    if (dbzHome !== undefined) systems.push('debezium');
+    const systems: Array<LatencyRow['system']> = throughputOnly
+      ? []
+      : ['outbox-relay', 'outbox-relay exactly-once'];
+    if (dbzHome !== undefined && !throughputOnly) systems.push('debezium');
     for (const system of systems) {
       const name = `bench_lat_${system === 'debezium' ? 'dbz' : system === 'outbox-relay' ? 'relay' : 'eos'}_${Date.now() % 100_000}`;
       const bench = await createBenchTable(pg.url, name, [system === 'debezium' ? 'dbz' : 'relay']);
@@ -311,7 +363,7 @@ async function main(): Promise<void> {
       await dropBenchTable(pg.url, bench);
     }
 
-    for (const rate of plan.rates) {
+    for (const rate of throughputOnly ? [] : plan.rates) {
       const floor = await measureConsumerFloor({
         brokers: kafka.brokers,
         topic: `bench_floor_${rate}_${Date.now() % 100_000}`,
@@ -324,7 +376,7 @@ async function main(): Promise<void> {
       );
     }
 
-    {
+    if (!throughputOnly) {
       const name = `bench_big_${Date.now() % 100_000}`;
       const bench = await createBenchTable(pg.url, name, ['relay', 'eos']);
       say(`one transaction of ${plan.bigTransactionRows} rows ...`);
@@ -352,7 +404,7 @@ async function main(): Promise<void> {
       await dropBenchTable(pg.url, bench);
     }
   } finally {
-    await Promise.allSettled([pg.destroy(), kafka.destroy()]);
+    await Promise.allSettled([pg.destroy(), kafka.destroy(), registry?.destroy()]);
   }
 
   const results: BenchResults = {
@@ -373,6 +425,10 @@ async function main(): Promise<void> {
     latency,
     bigTransaction,
   };
+  if (partial) {
+    process.stdout.write(`\n${markdown(results)}\n(a partial run: results files not written)\n`);
+    return;
+  }
   writeResults(results);
 }
 

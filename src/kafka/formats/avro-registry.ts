@@ -40,15 +40,23 @@ const WIRE_PREFIX = Buffer.alloc(5);
  * VALUE_FORMAT=avro with SCHEMA_REGISTRY_URL: the payload validated against its event type's
  * schema and written in the Confluent wire format (byte 0, the schema id as a 4-byte big-endian
  * integer, the Avro binary body), which kafka-ui, Kafka Connect, ksqlDB and Flink read by the id.
- * Ids come from the registry once per subject and are cached: `encode` writes the body behind a
- * blank id, `resolve` fills the id in before the record is sent (registering the schema under
- * the record's subject the first time, when auto-registration is on).
+ * Ids come from the registry once per subject and are cached: `encode` writes the id it knows;
+ * a value whose subject has none yet waits with a blank id for `resolve`, which asks the registry
+ * before the record is sent (registering the schema under its subject when auto-registration is
+ * on).
  */
 export class AvroRegistryFormat implements ValueFormat {
   readonly name = 'avro';
-  /** Values waiting for their schema id, with their schema. */
-  private readonly blank = new WeakMap<Buffer, AvroSchema>();
+  /**
+   * Values whose subject had no id yet when encoded: their id is written by `resolve`. Weak, so
+   * a record that is never sent (a session that ended) does not stay in memory; `blanks` counts
+   * those not resolved yet, so batches pass untouched once there are none.
+   */
+  private readonly blank = new WeakMap<Buffer, { schema: AvroSchema; subject: string }>();
+  private blanks = 0;
+  /** Schema ids by subject; and by topic and record, so a record costs no string building. */
   private readonly ids = new Map<string, number>();
+  private readonly idsByTopic = new Map<string, Map<AvroSchema, number>>();
   /** TopicNameStrategy: the record each topic carries (one per topic). */
   private readonly recordOfTopic = new Map<string, string>();
 
@@ -63,7 +71,7 @@ export class AvroRegistryFormat implements ValueFormat {
     return eventHeaders(event);
   }
 
-  encode(event: DomainEvent, headers: Record<string, string>): Encoded {
+  encode(event: DomainEvent, headers: Record<string, string>, topic: string): Encoded {
     if (event.payload === null) return { ok: true, value: null };
     const schema = this.schemas.forEventType(event.type);
     if (schema === undefined)
@@ -74,7 +82,15 @@ export class AvroRegistryFormat implements ValueFormat {
       };
     const encoded = Schemas.encode(schema, event.payload, WIRE_PREFIX);
     if (!encoded.ok) return { ok: false, reason: 'PAYLOAD_INVALID', message: encoded.message };
-    this.blank.set(encoded.value, schema);
+    const id = this.idsByTopic.get(topic)?.get(schema);
+    if (id !== undefined) encoded.value.writeUInt32BE(id, 1);
+    else {
+      this.blank.set(encoded.value, {
+        schema,
+        subject: subjectFor(this.options.strategy, topic, schema.fullName),
+      });
+      this.blanks++;
+    }
     headers['avro.schema'] = schema.fullName;
     return { ok: true, value: encoded.value };
   }
@@ -141,20 +157,26 @@ export class AvroRegistryFormat implements ValueFormat {
     );
   }
 
+  /** Writes the ids the values encoded before their subject was known are waiting for. */
   async resolve(records: ReadonlyArray<{ topic: string; value: Buffer | null }>): Promise<void> {
+    if (this.blanks === 0) return;
     for (const record of records) {
       const value = record.value;
-      if (value === null) continue;
-      const schema = this.blank.get(value);
-      if (schema === undefined) continue;
-      const subject = subjectFor(this.options.strategy, record.topic, schema.fullName);
+      const waiting = value === null ? undefined : this.blank.get(value);
+      if (waiting === undefined) continue;
+      const { schema, subject } = waiting;
       let id = this.ids.get(subject);
       if (id === undefined) {
         if (this.options.strategy === 'topic') this.checkOneRecordPerTopic(record.topic, schema);
         id = await this.idOf(subject, schema);
       }
-      value.writeUInt32BE(id, 1);
-      this.blank.delete(value);
+      let byRecord = this.idsByTopic.get(record.topic);
+      if (byRecord === undefined)
+        this.idsByTopic.set(record.topic, (byRecord = new Map<AvroSchema, number>()));
+      byRecord.set(schema, id);
+      value!.writeUInt32BE(id, 1);
+      this.blank.delete(value!);
+      this.blanks--;
     }
   }
 

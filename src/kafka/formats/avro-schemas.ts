@@ -43,6 +43,9 @@ export interface AvroSchema {
 
 export type AvroEncoding = { ok: true; value: Buffer } | { ok: false; message: string };
 
+/** Where values are encoded before being copied out at their size (one event at a time). */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+
 /** The schemas of one directory, by event type. */
 export class AvroSchemas {
   private constructor(private readonly byType: ReadonlyMap<string, AvroSchema>) {}
@@ -111,16 +114,35 @@ export class AvroSchemas {
     } catch {
       return { ok: false, message: 'payload is not JSON' };
     }
+    // avsc's writers check every value they write and throw on one that does not fit, so a
+    // valid payload is encoded in one pass; only a failure is walked again to say where. A
+    // record's writer reads fields off whatever it is given (a default for each one missing),
+    // so the payload must be an object to begin with.
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return { ok: false, message: AvroSchemas.mismatch(schema, value) };
+    let at = -1;
+    try {
+      prefix.copy(SCRATCH);
+      at = schema.type.encode(value, SCRATCH, prefix.length);
+    } catch {
+      return { ok: false, message: AvroSchemas.mismatch(schema, value) };
+    }
+    if (at < 0) {
+      // Larger than the scratch buffer: let avsc size it.
+      try {
+        return { ok: true, value: Buffer.concat([prefix, schema.type.toBuffer(value)]) };
+      } catch {
+        return { ok: false, message: AvroSchemas.mismatch(schema, value) };
+      }
+    }
+    return { ok: true, value: Buffer.from(SCRATCH.subarray(0, at)) };
+  }
+
+  private static mismatch(schema: AvroSchema, value: unknown): string {
     const paths: string[] = [];
-    const valid = schema.type.isValid(value, {
+    schema.type.isValid(value, {
       errorHook: (path: string[]) => paths.push(path.join('.') || '(root)'),
     });
-    if (!valid) {
-      return {
-        ok: false,
-        message: `payload does not match Avro schema ${schema.fullName} at ${paths.join(', ')}`,
-      };
-    }
-    return { ok: true, value: Buffer.concat([prefix, schema.type.toBuffer(value)]) };
+    return `payload does not match Avro schema ${schema.fullName} at ${paths.join(', ') || '(root)'}`;
   }
 }

@@ -14,8 +14,8 @@ export interface ValueFormat {
   readonly name: string;
   /** The record's headers. Metadata first, so a header column cannot overwrite the event's own attributes. */
   headers(event: DomainEvent): Record<string, string>;
-  /** The record's value (null: a tombstone); may add headers (e.g. the schema's name). */
-  encode(event: DomainEvent, headers: Record<string, string>): Encoded;
+  /** The record's value (null: a tombstone) for `topic`; may add headers (the schema's name). */
+  encode(event: DomainEvent, headers: Record<string, string>, topic: string): Encoded;
   /** Start-up work over the network (a schema registry); throws a RelayError, retriable or not. */
   start?(): Promise<void>;
   /**

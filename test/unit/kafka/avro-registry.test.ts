@@ -80,7 +80,7 @@ describe('AvroRegistryFormat', () => {
     const avro = format(registry.url);
     const records = [1, 2, 3].map(() => {
       const headers: Record<string, string> = {};
-      const encoded = avro.encode(event('MemberCreated', created), headers);
+      const encoded = avro.encode(event('MemberCreated', created), headers, 't.member');
       if (!encoded.ok) throw new Error(encoded.message);
       expect(headers['avro.schema']).toBe('demo.member.MemberCreated');
       return { topic: 't.member', value: encoded.value };
@@ -90,6 +90,10 @@ describe('AvroRegistryFormat', () => {
     expect(registry.calls).toEqual([
       'POST /ccompat/subjects/t.member-demo.member.MemberCreated/versions',
     ]);
+    // Once the subject's id is known, a new value carries it from the start.
+    const later = avro.encode(event('MemberCreated', created), {}, 't.member');
+    expect(later.ok && later.value!.readUInt32BE(1)).toBe(4242);
+    expect(registry.calls).toHaveLength(1);
     const schema = SCHEMAS.forEventType('MemberCreated')!;
     for (const { value } of records) {
       expect(value![0]).toBe(0);
@@ -109,7 +113,7 @@ describe('AvroRegistryFormat', () => {
     });
     servers.push(registry.server);
     const avro = format(registry.url);
-    const value = avro.encode(event('MemberCreated', created), {});
+    const value = avro.encode(event('MemberCreated', created), {}, 't.member');
     expect(value.ok).toBe(true);
     const conflict = await avro
       .resolve([{ topic: 't.member', value: value.ok ? value.value : null }])
@@ -123,7 +127,7 @@ describe('AvroRegistryFormat', () => {
 
     // Nobody listening: retriable, so the publisher keeps the batch and tries again.
     const down = format('http://127.0.0.1:9/');
-    const pending = down.encode(event('MemberCreated', created), {});
+    const pending = down.encode(event('MemberCreated', created), {}, 't.member');
     const refused = await down
       .resolve([{ topic: 't.member', value: pending.ok ? pending.value : null }])
       .catch((e: unknown) => e);
@@ -138,7 +142,11 @@ describe('AvroRegistryFormat', () => {
     });
     servers.push(registry.server);
     const avro = format(registry.url, false);
-    const value = avro.encode(event('MemberUpdated', { id: 'm-1', tier: 'basic', version: 2 }), {});
+    const value = avro.encode(
+      event('MemberUpdated', { id: 'm-1', tier: 'basic', version: 2 }),
+      {},
+      't.member',
+    );
     const missing = await avro
       .resolve([{ topic: 't.member', value: value.ok ? value.value : null }])
       .catch((e: unknown) => e);
