@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: hands kafkajs the relay's faster produce path before anything loads kafkajs.
+import './kafka/fast-path/install';
 import { parseCli, version, type CliIo } from './commands/args';
 
 /** The `outbox-relay` command: parses the arguments and runs the command (see commands/). */

@@ -17,6 +17,7 @@ export function statusDocument(state: RelayState, version: string): Record<strin
     slot: state.slotName,
     publication: state.publicationName,
     delivery: state.delivery,
+    producePath: state.producePath,
     confirmedLsn: state.confirmedLsn === undefined ? null : formatLsn(state.confirmedLsn),
     lagBytes: state.slot?.lagBytes ?? null,
     retainedWalBytes: state.slot?.retainedBytes ?? null,

@@ -45,6 +45,8 @@ export class RelayState {
   role: Role = 'starting';
   /** DELIVERY_GUARANTEE, as configured. */
   delivery: 'at-least-once' | 'exactly-once' = 'at-least-once';
+  /** `fast`: kafkajs runs the relay's produce path (kafka/fast-path); `kafkajs`: its own. */
+  producePath: 'fast' | 'kafkajs' = 'kafkajs';
   session: SessionView | undefined;
   /** Confirmed position of the last session (kept across reconnects). */
   lastConfirmedLsn: Lsn | undefined;

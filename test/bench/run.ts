@@ -6,6 +6,8 @@
  * first workload with --quick) also with Avro through a schema registry. Prints a table, writes
  * test/bench/results/{latest.json,latest.md,chart.svg}. Not part of `npm test`.
  */
+// First: the produce ceiling runs kafkajs with the relay's produce path, as the relay does.
+import '../../src/kafka/fast-path/install';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';

@@ -60,9 +60,12 @@ export class RelayProcess {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  /** `nodeArgs` go to node before the script (the profiler uses `--cpu-prof`). */
-  constructor(env: Record<string, string>, nodeArgs: string[] = []) {
-    this.child = spawn(process.execPath, [...startNodeFlags(), ...nodeArgs, CLI, 'start'], {
+  /**
+   * `nodeArgs` go to node before the script (the profiler uses `--cpu-prof`); `cli` is the
+   * script (an installed package's, for the packaging test).
+   */
+  constructor(env: Record<string, string>, nodeArgs: string[] = [], cli = CLI) {
+    this.child = spawn(process.execPath, [...startNodeFlags(), ...nodeArgs, cli, 'start'], {
       env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,12 +1,21 @@
 /**
- * patches/kafkajs+2.2.4.patch (applied by `npm ci`'s postinstall) makes kafkajs' produce path
- * cheaper: pooled encoder buffers, varints written in place, linear grouping by partition and a
- * 32-bit murmur2. These tests hold it to what consumers and other clients observe: the same
- * partition per key as the Java client, records that decode to what was sent, and per-partition
- * order kept.
+ * src/kafka/fast-path (installed in memory when the relay starts, before kafkajs loads) makes
+ * kafkajs' produce path cheaper: single-pass record batches, varints written in place, linear
+ * grouping by partition and a 32-bit murmur2. These tests hold it to what consumers and other
+ * clients observe: the same bytes as kafkajs' own encoders, the same partition per key as the
+ * Java client, records that decode to what was sent, and per-partition order kept.
  */
 import { randomBytes } from 'node:crypto';
-import { Partitioners, type PartitionerArgs } from 'kafkajs';
+import {
+  fastProduceRequest,
+  groupMessagesPerPartition,
+  murmur2,
+  speedUpEncoder,
+  type EncoderClass,
+  type ProduceArgs,
+  type ProduceRequest,
+} from '../../../src/kafka/fast-path/produce-path';
+import type { PartitionerArgs } from 'kafkajs';
 import { javaPartition } from '../../helpers/java-partitioner';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- kafkajs' internal modules, untyped */
@@ -42,16 +51,20 @@ type PartitionArgs = {
   producerId: unknown;
   producerEpoch: number;
 };
-const { partitionsEncoder } = require('kafkajs/src/protocol/requests/produce/v3/request') as {
-  partitionsEncoder: (
-    compression: number,
-    options?: { fastPath: boolean },
-  ) => (args: PartitionArgs) => Promise<{ buffer: Buffer }>;
-};
+/** kafkajs' own Produce v3 request, and the relay's built on it. */
+const kafkajsProduce =
+  require('kafkajs/src/protocol/requests/produce/v3/request') as ProduceRequest;
+speedUpEncoder(require('kafkajs/src/protocol/encoder') as EncoderClass);
+const produceRequest = fastProduceRequest(
+  kafkajsProduce,
+  require('kafkajs/src/protocol/encoder') as EncoderClass,
+);
+/** kafkajs' default partitioner with the relay's murmur2 (the factory kafkajs builds it with). */
+const createPartitioner = require('kafkajs/src/producer/partitioners/legacy/partitioner') as (
+  hash: (key: unknown) => number,
+) => () => (args: PartitionerArgs) => number;
+const partitionerWith = () => createPartitioner(murmur2)();
 const Long = require('kafkajs/src/utils/long') as { fromValue(v: number): unknown };
-const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (
-  args: object,
-) => Record<string, Array<{ key: string; value: string }>>;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const metadata = (partitions: number): PartitionerArgs['partitionMetadata'] =>
@@ -63,10 +76,10 @@ const metadata = (partitions: number): PartitionerArgs['partitionMetadata'] =>
     isr: [1],
   }));
 
-describe('patched kafkajs', () => {
+describe('the fast produce path', () => {
   it('partitions keyed records as the Java client does, for string and Buffer keys', () => {
     // javaPartition is written from the Java client's algorithm and checked against its output.
-    const partitioner = Partitioners.DefaultPartitioner();
+    const partitioner = partitionerWith();
     for (let i = 0; i < 3000; i++) {
       const key = `order-${i}-${randomBytes(i % 13).toString('hex')}-ü`;
       const partitions = [1, 3, 6, 7, 12, 100][i % 6]!;
@@ -160,10 +173,34 @@ describe('patched kafkajs', () => {
       };
     };
 
+    /** One partition in a whole Produce request, as a request of its own. */
+    const request = (args: PartitionArgs): ProduceArgs => ({
+      acks: -1,
+      timeout: 30_000,
+      transactionalId: args.transactionalId,
+      producerId: args.producerId,
+      producerEpoch: args.producerEpoch,
+      compression: 0,
+      topicData: [
+        {
+          topic: 'outbox.event.order',
+          partitions: [
+            {
+              partition: args.partition,
+              firstSequence: args.firstSequence,
+              messages: args.messages,
+            },
+          ],
+        },
+      ],
+    });
+    const general = (args: PartitionArgs) =>
+      kafkajsProduce(request(args)).encode() as Promise<{ buffer: Buffer }>;
+    const fast = (args: PartitionArgs) =>
+      produceRequest(request(args)).encode() as Promise<{ buffer: Buffer }>;
+
     async function bothWays(args: PartitionArgs): Promise<[Buffer, Buffer]> {
-      const fast = await partitionsEncoder(0)(args);
-      const general = await partitionsEncoder(0, { fastPath: false })(args);
-      return [fast.buffer, general.buffer];
+      return [(await fast(args)).buffer, (await general(args)).buffer];
     }
 
     it("writes the same bytes as kafkajs' general record batch encoder", async () => {
@@ -172,7 +209,7 @@ describe('patched kafkajs', () => {
         for (const size of [1, 2, 17, 128, 1000]) {
           for (const transactionalId of [null, 'tx']) {
             const messages = Array.from({ length: size }, (_, i) => randomMessage(i + size));
-            const [fast, general] = await bothWays({
+            const [quick, slow] = await bothWays({
               partition: size % 7,
               messages,
               transactionalId,
@@ -180,8 +217,8 @@ describe('patched kafkajs', () => {
               producerId: Long.fromValue(987_654_321_012),
               producerEpoch: 5,
             });
-            expect(fast.length).toBe(general.length);
-            expect(fast.equals(general)).toBe(true);
+            expect(quick.length).toBe(slow.length);
+            expect(quick.equals(slow)).toBe(true);
           }
         }
       } finally {
@@ -199,22 +236,22 @@ describe('patched kafkajs', () => {
         producerEpoch: 0,
       });
       // A timestamp delta beyond 2^51 is written by the general encoder, as before.
-      const [fast, general] = await bothWays(
+      const [quick, slow] = await bothWays(
         args({ key: 'k', value: 'v', timestamp: '9999999999999999' }),
       );
-      expect(fast.equals(general)).toBe(true);
+      expect(quick.equals(slow)).toBe(true);
       // Input kafkajs rejects (a timestamp that is no number, a null header value) is still
       // rejected, with kafkajs' own error.
       for (const junk of [
         { key: 'k', value: 'v', timestamp: 'soon' },
         { key: 'k', value: 'v', headers: { h: null } },
       ]) {
-        const error = await partitionsEncoder(0, { fastPath: false })(args(junk)).then(
+        const error = await general(args(junk)).then(
           () => undefined,
           (e: Error) => e,
         );
         expect(error).toBeDefined();
-        await expect(partitionsEncoder(0)(args(junk))).rejects.toThrow(error!.message);
+        await expect(fast(args(junk))).rejects.toThrow(error!.message);
       }
     });
   });
@@ -224,13 +261,13 @@ describe('patched kafkajs', () => {
       key: `agg-${i % 97}`,
       value: String(i),
     }));
-    const partitioner = Partitioners.DefaultPartitioner();
+    const partitioner = partitionerWith();
     const grouped = groupMessagesPerPartition({
       topic: 't',
       partitionMetadata: metadata(6),
       messages,
-      partitioner,
-    });
+      partitioner: partitioner as (args: unknown) => number,
+    }) as Record<string, Array<{ key: string; value: string }>>;
     const flat = Object.values(grouped).flat();
     expect(flat).toHaveLength(messages.length);
     for (const [partition, list] of Object.entries(grouped)) {

@@ -1,0 +1,213 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs' internal modules, untyped */
+const Long = require('kafkajs/src/utils/long') as {
+  fromValue(value: unknown): { getHighBits(): number; getLowBits(): number };
+};
+const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Buffer) => number;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** A message as kafkajs hands it to the produce request (after partitioning). */
+export interface BatchMessage {
+  key?: unknown;
+  value?: unknown;
+  headers?: Record<string, unknown> | undefined;
+  timestamp?: string | number | undefined;
+}
+
+export interface PartitionBatch {
+  partition: number;
+  messages: readonly BatchMessage[];
+  firstTimestamp: number;
+  maxTimestamp: number;
+  /** The time kafkajs gives messages without a timestamp. */
+  dateNow: number;
+  transactional: boolean;
+  producerId: unknown;
+  producerEpoch: number;
+  firstSequence: number;
+}
+
+type Bytes = string | Buffer;
+
+interface Plan {
+  timestampDelta: number;
+  key: Bytes | null;
+  keyLength: number;
+  value: Bytes | null;
+  valueLength: number;
+  /** name, its byte length, value, its byte length; repeated. */
+  headers: Array<Bytes | number>;
+  bodySize: number;
+}
+
+/**
+ * One partition's entry of a Produce request (v3+) for an uncompressed record batch, written in
+ * one pass into one buffer: the bytes kafkajs' Record + RecordBatch + partition encoder produce
+ * (the unit tests compare the two byte for byte), without an encoder, a growing buffer and a copy
+ * per record, header and nesting level.
+ *
+ * Returns undefined for input it does not handle (a key, value or header value that is not a
+ * string, Buffer or - for keys and values - null; a timestamp delta that is not a safe integer),
+ * which the caller leaves to kafkajs' own encoders.
+ *
+ * partition => INT32, record_set => INT32 size + RecordBatch:
+ *   FirstOffset INT64, Length INT32, PartitionLeaderEpoch INT32, Magic INT8, CRC UINT32,
+ *   Attributes INT16, LastOffsetDelta INT32, FirstTimestamp INT64, MaxTimestamp INT64,
+ *   ProducerId INT64, ProducerEpoch INT16, FirstSequence INT32, [Record]
+ */
+export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined {
+  const { messages, firstTimestamp, dateNow } = batch;
+  const count = messages.length;
+  const plans = new Array<Plan>(count);
+  let recordsSize = 0;
+
+  for (let i = 0; i < count; i++) {
+    const message = messages[i]!;
+    const timestampDelta = Number(message.timestamp || dateNow) - firstTimestamp;
+    if (!Number.isSafeInteger(timestampDelta) || Math.abs(timestampDelta) > 2 ** 51) return;
+
+    const key = plainBytes(message.key);
+    const value = plainBytes(message.value);
+    if (key === undefined || value === undefined) return;
+
+    const headers: Array<Bytes | number> = [];
+    const source = message.headers ?? {};
+    for (const name of Object.keys(source)) {
+      const entry = source[name];
+      const values: unknown[] = Array.isArray(entry) ? entry : [entry];
+      for (const headerValue of values) {
+        if (typeof headerValue !== 'string' && !Buffer.isBuffer(headerValue)) return;
+        headers.push(name, Buffer.byteLength(name), headerValue, Buffer.byteLength(headerValue));
+      }
+    }
+
+    const keyLength = key === null ? -1 : Buffer.byteLength(key);
+    const valueLength = value === null ? -1 : Buffer.byteLength(value);
+    let bodySize =
+      1 +
+      sizeOfVarLong(timestampDelta) +
+      sizeOfVarInt(i) +
+      sizeOfVarInt(keyLength) +
+      Math.max(keyLength, 0) +
+      sizeOfVarInt(valueLength) +
+      Math.max(valueLength, 0) +
+      sizeOfVarInt(headers.length / 4);
+    for (let h = 0; h < headers.length; h += 4) {
+      const nameLength = headers[h + 1] as number;
+      const valueBytes = headers[h + 3] as number;
+      bodySize += sizeOfVarInt(nameLength) + nameLength + sizeOfVarInt(valueBytes) + valueBytes;
+    }
+    plans[i] = { timestampDelta, key, keyLength, value, valueLength, headers, bodySize };
+    recordsSize += sizeOfVarInt(bodySize) + bodySize;
+  }
+
+  // Attributes .. FirstSequence (36 bytes) + the records' count (4).
+  const bodyLength = 40 + recordsSize;
+  const batchLength = 4 + 1 + 4 + bodyLength;
+  const total = 4 + 4 + 8 + 4 + batchLength;
+  const buf = Buffer.allocUnsafe(total);
+  let at = 0;
+  at = buf.writeInt32BE(batch.partition, at);
+  at = buf.writeInt32BE(8 + 4 + batchLength, at);
+  at = writeInt64(buf, at, 0);
+  at = buf.writeInt32BE(batchLength, at);
+  at = buf.writeInt32BE(0, at); // partition leader epoch
+  at = buf.writeInt8(2, at); // magic
+  const crcAt = at;
+  at += 4;
+  const bodyStart = at;
+  at = buf.writeInt16BE(batch.transactional ? 16 : 0, at); // no compression, create time
+  at = buf.writeInt32BE(count - 1, at);
+  at = writeInt64(buf, at, firstTimestamp);
+  at = writeInt64(buf, at, batch.maxTimestamp);
+  at = writeInt64(buf, at, batch.producerId);
+  at = buf.writeInt16BE(batch.producerEpoch, at);
+  at = buf.writeInt32BE(batch.firstSequence, at);
+  at = buf.writeInt32BE(count, at);
+
+  for (let i = 0; i < count; i++) {
+    const plan = plans[i]!;
+    at = writeVarInt(buf, at, plan.bodySize);
+    buf[at++] = 0; // record attributes
+    at = writeVarLong(buf, at, plan.timestampDelta);
+    at = writeVarInt(buf, at, i);
+    at = writeBytes(buf, at, plan.key, plan.keyLength);
+    at = writeBytes(buf, at, plan.value, plan.valueLength);
+    const headers = plan.headers;
+    at = writeVarInt(buf, at, headers.length / 4);
+    for (let h = 0; h < headers.length; h += 4) {
+      at = writeBytes(buf, at, headers[h] as Bytes, headers[h + 1] as number);
+      at = writeBytes(buf, at, headers[h + 2] as Bytes, headers[h + 3] as number);
+    }
+  }
+  if (at !== total) throw new Error(`record batch size mismatch: wrote ${at} of ${total} bytes`);
+  buf.writeUInt32BE(crc32C(buf.subarray(bodyStart, total)), crcAt);
+  return buf;
+}
+
+/** A key or value as kafkajs writes it: null, a Buffer, or a string; else undefined. */
+function plainBytes(value: unknown): Bytes | null | undefined {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
+  return undefined;
+}
+
+const zigZag = (value: number) => (value << 1) ^ (value >> 31);
+
+function sizeOfVarInt(value: number): number {
+  let encoded = zigZag(value) >>> 0;
+  let bytes = 1;
+  while (encoded >= 0x80) {
+    bytes++;
+    encoded >>>= 7;
+  }
+  return bytes;
+}
+
+/** Zigzag of a safe integer (|value| <= 2^51) as a non-negative number, without 64-bit ints. */
+const zigZagLong = (value: number) => (value >= 0 ? value * 2 : -value * 2 - 1);
+
+function sizeOfVarLong(value: number): number {
+  let encoded = zigZagLong(value);
+  let bytes = 1;
+  while (encoded >= 0x80) {
+    bytes++;
+    encoded = Math.floor(encoded / 128);
+  }
+  return bytes;
+}
+
+function writeVarInt(buf: Buffer, at: number, value: number): number {
+  let encoded = zigZag(value) >>> 0;
+  while (encoded >= 0x80) {
+    buf[at++] = (encoded & 0x7f) | 0x80;
+    encoded >>>= 7;
+  }
+  buf[at++] = encoded;
+  return at;
+}
+
+function writeVarLong(buf: Buffer, at: number, value: number): number {
+  let encoded = zigZagLong(value);
+  while (encoded >= 0x80) {
+    buf[at++] = (encoded % 128) | 0x80;
+    encoded = Math.floor(encoded / 128);
+  }
+  buf[at++] = encoded;
+  return at;
+}
+
+function writeInt64(buf: Buffer, at: number, value: unknown): number {
+  const long = Long.fromValue(value);
+  buf.writeInt32BE(long.getHighBits(), at);
+  buf.writeInt32BE(long.getLowBits(), at + 4);
+  return at + 8;
+}
+
+/** varint length (-1 for null) + the bytes of a string (UTF-8) or Buffer. */
+function writeBytes(buf: Buffer, at: number, value: Bytes | null, length: number): number {
+  at = writeVarInt(buf, at, length);
+  if (length <= 0 || value === null) return at;
+  if (typeof value === 'string') buf.write(value, at, length, 'utf8');
+  else value.copy(buf, at);
+  return at + length;
+}
