@@ -12,6 +12,7 @@ export class RelayMetrics {
   readonly eventsPublished: Counter<'topic'>;
   readonly deadLetters: Counter<'reason'>;
   readonly latency: Histogram;
+  readonly readLatency: Histogram;
   readonly retries: Counter<'kind'>;
   readonly errors: Counter<'code'>;
   readonly reconnects: Counter;
@@ -40,6 +41,14 @@ export class RelayMetrics {
       name: `${PREFIX}event_latency_seconds`,
       help: "From the transaction's commit (server clock) to Kafka's acknowledgement (relay clock)",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.readLatency = new Histogram({
+      name: `${PREFIX}read_latency_seconds`,
+      help: "From a transaction's commit (server clock) to the relay having read it to its COMMIT (relay clock), per transaction with events: the database and walsender's share of event_latency",
+      buckets: [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+      ],
       registers,
     });
     this.retries = new Counter({

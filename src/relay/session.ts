@@ -44,6 +44,8 @@ export interface SessionOptions {
   onHeartbeat(content: string): void;
   /** A row went to the dead-letter topic for this reason. */
   onDeadLetter(reason: string): void;
+  /** A transaction with events was read to its COMMIT (its commit time, µs since the epoch). */
+  onTransactionRead?(commitTimeUs: bigint): void;
 }
 
 /**
@@ -206,8 +208,10 @@ export class StreamSession {
         return;
       case 'commit': {
         const { ended, confirmable } = this.transactions.commit(message.endLsn);
-        if (ended !== undefined && ended.enqueued > 0)
+        if (ended !== undefined && ended.enqueued > 0) {
           this.sink?.transactionEnded(message.endLsn, ended.source.commitTimeUs);
+          this.options.onTransactionRead?.(ended.source.commitTimeUs);
+        }
         if (confirmable !== undefined) this.sendStatus();
         return;
       }

@@ -31,6 +31,14 @@ export interface LatencyRow extends LatencyResult {
   /** The relay's own commit-to-ack histogram over the same run: bucket bounds (ms). */
   ackP50Ms?: number;
   ackP99Ms?: number;
+  /** From commit to the relay having read the transaction (outbox_relay_read_latency_seconds). */
+  readP50Ms?: number;
+  readP99Ms?: number;
+  /** The relay's event-loop delay over the window, and its GC pauses. */
+  eventLoopDelayP99Ms?: number;
+  eventLoopDelayMaxMs?: number;
+  gcMs?: number;
+  gcPauses?: number;
 }
 
 export interface BenchResults {
@@ -78,11 +86,11 @@ export function markdown(results: BenchResults): string {
           `\nAvro through a schema registry (\`VALUE_FORMAT=avro\`, \`SCHEMA_REGISTRY_URL\`, Apicurio), ${t.workload}: ${n(t.relayAvroRegistry!)}/s, ${pct(t.relayAvroRegistry!, t.relay)} of JSON, peak RSS ${mib(t.relayAvroRegistryRssBytes)}.`,
       ),
     '',
-    '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) | commit-to-read p50 / p99 (histogram) | relay event-loop delay p99 / max | relay GC in the window |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.latency.map(
       (l) =>
-        `| ${n(l.rate)}/s${l.achievedRate !== undefined && l.achievedRate < 0.98 * l.rate ? ` (achieved ${n(l.achievedRate)}/s)` : ''} | ${l.system === 'kafkajs floor' ? 'kafkajs produce-to-consume floor' : l.system} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.received}/${l.sent} | ${mib(l.rssBytes)} | ${l.ackP50Ms === undefined ? '-' : `<= ${ms(l.ackP50Ms)} / <= ${ms(l.ackP99Ms ?? NaN)}`} |`,
+        `| ${n(l.rate)}/s${l.achievedRate !== undefined && l.achievedRate < 0.98 * l.rate ? ` (achieved ${n(l.achievedRate)}/s)` : ''} | ${l.system === 'kafkajs floor' ? 'kafkajs produce-to-consume floor' : l.system} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.received}/${l.sent} | ${mib(l.rssBytes)} | ${l.ackP50Ms === undefined ? '-' : `<= ${ms(l.ackP50Ms)} / <= ${ms(l.ackP99Ms ?? NaN)}`} | ${l.readP50Ms === undefined ? '-' : `<= ${ms(l.readP50Ms)} / <= ${ms(l.readP99Ms ?? NaN)}`} | ${l.eventLoopDelayP99Ms === undefined ? '-' : `${ms(l.eventLoopDelayP99Ms)} / ${ms(l.eventLoopDelayMaxMs ?? NaN)}`} | ${l.gcMs === undefined ? '-' : `${Math.round(l.gcMs)} ms, ${l.gcPauses ?? 0} pauses`} |`,
     ),
     '',
     bigTransactionLine(results.bigTransaction),

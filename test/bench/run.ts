@@ -49,14 +49,29 @@ const QUICK = {
 };
 const TIMEOUT_MS = 10 * 60_000;
 
-/** Cumulative counts of the relay's commit-to-ack histogram, by bucket bound (seconds). */
-function latencyBuckets(metrics: Map<string, number>): Map<number, number> {
+/** Cumulative counts of one of the relay's histograms, by bucket bound (seconds). */
+function latencyBuckets(
+  metrics: Map<string, number>,
+  histogram = 'outbox_relay_event_latency_seconds',
+): Map<number, number> {
   const buckets = new Map<number, number>();
+  const pattern = new RegExp(`^${histogram}_bucket\\{le="([^"]+)"\\}$`);
   for (const [name, value] of metrics) {
-    const match = /^outbox_relay_event_latency_seconds_bucket\{le="([^"]+)"\}$/.exec(name);
+    const match = pattern.exec(name);
     if (match !== null) buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), value);
   }
   return buckets;
+}
+
+/** Total GC pause time (s) and pauses so far, over every GC kind. */
+function gcTotals(metrics: Map<string, number>): { seconds: number; pauses: number } {
+  let seconds = 0;
+  let pauses = 0;
+  for (const [name, value] of metrics) {
+    if (name.startsWith('outbox_relay_nodejs_gc_duration_seconds_sum')) seconds += value;
+    if (name.startsWith('outbox_relay_nodejs_gc_duration_seconds_count')) pauses += value;
+  }
+  return { seconds, pauses };
 }
 
 /** The bucket bound (ms) under which `p`% of the events between two scrapes fell. */
@@ -298,7 +313,7 @@ async function main(): Promise<void> {
       const slot = bench.slots[0]!;
       let rss: () => number;
       let stop: () => Promise<unknown>;
-      let ackHistogram: (() => Promise<Map<number, number>>) | undefined;
+      let scrape: (() => Promise<Map<string, number>>) | undefined;
       if (system === 'debezium') {
         const dbz = await DebeziumServer.start(dbzHome!, {
           pgPort: pg.port,
@@ -320,7 +335,7 @@ async function main(): Promise<void> {
         });
         rss = () => relay.peakRss();
         stop = () => relay.stop();
-        ackHistogram = async () => latencyBuckets(await relay.metrics());
+        scrape = () => relay.metrics();
         await relay.waitUntilStreaming(120_000);
       }
       try {
@@ -337,7 +352,9 @@ async function main(): Promise<void> {
             seqBase,
           });
           seqBase += rate * 2 + 1;
-          const bucketsBefore = await ackHistogram?.();
+          // The relay's metrics around the window (its event-loop figures cover the time since
+          // the previous scrape, so the second scrape covers the window).
+          const before = await scrape?.();
           const result = await measureLatency({
             url: pg.url,
             table: name,
@@ -348,16 +365,39 @@ async function main(): Promise<void> {
             seqBase,
           });
           seqBase += rate * plan.latencySeconds + 1;
-          const bucketsAfter = await ackHistogram?.();
+          const after = await scrape?.();
           const row: LatencyRow = { ...result, system, rssBytes: rss() };
-          if (bucketsBefore !== undefined && bucketsAfter !== undefined) {
-            row.ackP50Ms = bucketPercentile(bucketsBefore, bucketsAfter, 50);
-            row.ackP99Ms = bucketPercentile(bucketsBefore, bucketsAfter, 99);
+          if (before !== undefined && after !== undefined) {
+            const [ackBefore, ackAfter] = [latencyBuckets(before), latencyBuckets(after)];
+            row.ackP50Ms = bucketPercentile(ackBefore, ackAfter, 50);
+            row.ackP99Ms = bucketPercentile(ackBefore, ackAfter, 99);
+            const read = 'outbox_relay_read_latency_seconds';
+            row.readP50Ms = bucketPercentile(
+              latencyBuckets(before, read),
+              latencyBuckets(after, read),
+              50,
+            );
+            row.readP99Ms = bucketPercentile(
+              latencyBuckets(before, read),
+              latencyBuckets(after, read),
+              99,
+            );
+            row.eventLoopDelayP99Ms =
+              (after.get('outbox_relay_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000;
+            row.eventLoopDelayMaxMs =
+              (after.get('outbox_relay_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000;
+            const [gcBefore, gcAfter] = [gcTotals(before), gcTotals(after)];
+            row.gcMs = (gcAfter.seconds - gcBefore.seconds) * 1000;
+            row.gcPauses = gcAfter.pauses - gcBefore.pauses;
           }
           latency.push(row);
           say(
             `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent}; writers achieved ${(result.achievedRate ?? NaN).toFixed(0)}/s)`,
           );
+          if (row.readP99Ms !== undefined)
+            say(
+              `    breakdown: commit -> read by the relay p50/p99 <= ${row.readP50Ms} / ${row.readP99Ms} ms, commit -> acked p50/p99 <= ${row.ackP50Ms} / ${row.ackP99Ms} ms (histogram buckets), commit -> consumer p99 ${result.p99.toFixed(1)} ms; relay event-loop delay p99 ${row.eventLoopDelayP99Ms?.toFixed(1)} ms, max ${row.eventLoopDelayMaxMs?.toFixed(1)} ms; GC ${row.gcMs?.toFixed(0)} ms in ${row.gcPauses} pauses`,
+            );
         }
       } finally {
         await stop();

@@ -54,6 +54,8 @@ describe('relay: HTTP endpoint, metrics and heartbeats', () => {
       expect(published(metrics, 'outbox.dead-letter')).toBe(3);
       expect(metrics.get('outbox_relay_dead_letters_total{reason="MISSING_AGGREGATE_ID"}')).toBe(3);
       expect(metrics.get('outbox_relay_event_latency_seconds_count')).toBe(203);
+      // One observation per transaction read with events in it: the three above.
+      expect(metrics.get('outbox_relay_read_latency_seconds_count')).toBe(3);
       expect(metrics.get('outbox_relay_role{role="active"}')).toBe(1);
       expect(metrics.get('outbox_relay_role{role="standby"}')).toBe(0);
       expect(metrics.get('outbox_relay_ready')).toBe(1);
