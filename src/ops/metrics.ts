@@ -13,6 +13,8 @@ export class RelayMetrics {
   readonly deadLetters: Counter<'reason'>;
   readonly latency: Histogram;
   readonly readLatency: Histogram;
+  readonly flowPauses: Counter;
+  readonly flowPausedSeconds: Counter;
   readonly retries: Counter<'kind'>;
   readonly errors: Counter<'code'>;
   readonly reconnects: Counter;
@@ -49,6 +51,16 @@ export class RelayMetrics {
       buckets: [
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
       ],
+      registers,
+    });
+    this.flowPauses = new Counter({
+      name: `${PREFIX}flow_control_pauses_total`,
+      help: 'Times reading the replication stream was paused because MAX_IN_FLIGHT_EVENTS / MAX_IN_FLIGHT_BYTES were reached',
+      registers,
+    });
+    this.flowPausedSeconds = new Counter({
+      name: `${PREFIX}flow_control_paused_seconds_total`,
+      help: 'Time reading was paused by those bounds (counted when reading resumes)',
       registers,
     });
     this.retries = new Counter({

@@ -71,6 +71,10 @@ export class ActiveSession {
         messagePrefix: config.messagePrefix,
         onHeartbeat: (content) => timers.monitor?.onHeartbeat(content),
         onDeadLetter: (reason) => ops.metrics.deadLetters.inc({ reason }),
+        onFlowPaused: (ms) => {
+          ops.metrics.flowPauses.inc();
+          ops.metrics.flowPausedSeconds.inc(ms / 1000);
+        },
         onTransactionRead: (commitTimeUs) =>
           ops.metrics.readLatency.observe(
             Math.max(Date.now() - Number(commitTimeUs / 1000n), 0) / 1000,

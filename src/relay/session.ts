@@ -46,6 +46,8 @@ export interface SessionOptions {
   onDeadLetter(reason: string): void;
   /** A transaction with events was read to its COMMIT (its commit time, µs since the epoch). */
   onTransactionRead?(commitTimeUs: bigint): void;
+  /** Reading was paused by flow control (in-flight bounds) for `ms`, now resumed. */
+  onFlowPaused?(ms: number): void;
 }
 
 /**
@@ -61,6 +63,8 @@ export class StreamSession {
   private readonly intake: EventIntake;
   private readonly flow: FlowControl;
   private readonly transactions: TransactionReader;
+  /** When flow control paused reading (undefined: not paused by it). */
+  private flowPausedAt: number | undefined;
   private lastSentLsn: Lsn = -1n;
   private stream: ReplicationStream | undefined;
   private ended = false;
@@ -197,7 +201,12 @@ export class StreamSession {
       if (this.tracker.ack(token.txn) !== undefined) advanced = true;
     }
     if (advanced) this.sendStatus();
-    if (this.reading && this.stream?.isPaused === true && this.flow.drained) this.stream.resume();
+    if (this.reading && this.stream?.isPaused === true && this.flow.drained) {
+      this.stream.resume();
+      if (this.flowPausedAt !== undefined)
+        this.options.onFlowPaused?.(Date.now() - this.flowPausedAt);
+      this.flowPausedAt = undefined;
+    }
   }
 
   private handleData(data: Buffer): void {
@@ -276,7 +285,10 @@ export class StreamSession {
       },
       { commitLsn, index: txn.events - 1 },
     );
-    if (full) this.stream?.pause();
+    if (full && this.stream !== undefined) {
+      if (!this.stream.isPaused) this.flowPausedAt = Date.now();
+      this.stream.pause();
+    }
   }
 
   private fail(err: RelayError): void {

@@ -8,11 +8,57 @@ import { run } from '../harness/exec';
 import { ensureKafkaToolsJars } from '../harness/kafka-jars';
 import { findPgBinDir } from '../harness/prerequisites';
 import { kafkaClient } from '../helpers/kafka';
+import pino from 'pino';
+import { parseLsn } from '../../src/replication/lsn';
+import { ReplicationStream } from '../../src/replication/replication-stream';
 import type { ConsumerWorkerData, ConsumerWorkerMessage } from './consumer-worker';
 import { createTopic, topicRecords } from './workload';
 
 /** Seconds since the epoch, with sub-millisecond resolution, on a clock worker threads share. */
 export const now = (): number => (performance.timeOrigin + performance.now()) / 1000;
+
+/**
+ * A second decode ceiling: the relay's own replication connection reading the slot to `endLsn`
+ * and decoding nothing (no pgoutput parsing, no records), answering the server only when it asks,
+ * as pg_recvlogical does. pg_recvlogical writes every message to its output file with two system
+ * calls, which on single-row transactions made it slower than the relay; this reader measures
+ * what the walsender can send and Node can take in. Returns seconds.
+ */
+export async function bareReaderSeconds(
+  databaseUrl: string,
+  slot: string,
+  publication: string,
+  endLsn: string,
+): Promise<number> {
+  const end = parseLsn(endLsn);
+  const started = now();
+  let stream: ReplicationStream | undefined;
+  let position = 0n;
+  let finish: (() => void) | undefined;
+  const reached = new Promise<void>((resolve) => (finish = resolve));
+  stream = await ReplicationStream.start(
+    { databaseUrl, slotName: slot, publicationName: publication },
+    {
+      attach: (s) => (stream = s),
+      handle: (message) => {
+        if (message.kind === 'xlogdata') {
+          if (message.walStart > position) position = message.walStart;
+          if (position >= end) finish?.();
+        } else {
+          if (message.walEnd >= end) finish?.();
+          if (message.replyRequested) stream?.sendStatus(position);
+        }
+      },
+    },
+    pino({ level: 'silent' }),
+  );
+  const timer = setTimeout(() => finish?.(), 10 * 60_000);
+  await Promise.race([reached, stream.finished]);
+  clearTimeout(timer);
+  const seconds = now() - started;
+  await stream.close();
+  return seconds;
+}
 
 /**
  * The decode ceiling: pg_recvlogical streaming the slot with pgoutput (same publication) to

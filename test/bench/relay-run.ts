@@ -84,11 +84,15 @@ export async function relayCatchUp(options: {
             timeoutMs,
             () => relay.running,
           ),
-      waitFor(() => withSql(pg.url, (sql) => confirmedAtLeast(sql, slot, endLsn)), {
-        timeoutMs,
-        intervalMs: 50,
-        description: 'the relay to confirm the last commit',
-      }).then(() => now()),
+      // One connection for the whole wait: a new one per poll (a backend forked every 50 ms)
+      // took CPU from the relay it measured.
+      withSql(pg.url, (sql) =>
+        waitFor(() => confirmedAtLeast(sql, slot, endLsn), {
+          timeoutMs,
+          intervalMs: 50,
+          description: 'the relay to confirm the last commit',
+        }),
+      ).then(() => now()),
     ]);
     const confirmedEarly = confirmedAt + 0.2 < seen.last;
     if (confirmedEarly)

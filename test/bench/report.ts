@@ -7,6 +7,8 @@ export interface ThroughputRow {
   /** events/s */
   decode: number;
   produce: number;
+  /** The relay's replication connection reading the slot without decoding (events/s) */
+  bareReader?: number;
   /** kafka-producer-perf-test (Java client, its defaults), for reference */
   javaProducer?: number;
   relay: number;
@@ -39,6 +41,8 @@ export interface LatencyRow extends LatencyResult {
   eventLoopDelayMaxMs?: number;
   gcMs?: number;
   gcPauses?: number;
+  /** Time the relay's reading was paused by its in-flight bounds during the window. */
+  flowPausedMs?: number;
 }
 
 export interface BenchResults {
@@ -73,11 +77,11 @@ const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
 /** The results as Markdown tables (printed by the bench and pasted into the README). */
 export function markdown(results: BenchResults): string {
   const lines = [
-    '| workload | decode ceiling (pg_recvlogical) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | exactly-once | exactly-once / at-least-once | Debezium Server | relay / Debezium | relay peak RSS | exactly-once peak RSS | Debezium peak RSS |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | decode ceiling (pg_recvlogical) | read ceiling (bare Node reader) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | exactly-once | exactly-once / at-least-once | Debezium Server | relay / Debezium | relay peak RSS | exactly-once peak RSS | Debezium peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.throughput.map(
       (t) =>
-        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.relayExactlyOnce === undefined ? '-' : `${n(t.relayExactlyOnce)}/s`} | ${pct(t.relayExactlyOnce ?? NaN, t.relay)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.relayExactlyOnceRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
+        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${t.bareReader === undefined ? '-' : `${n(t.bareReader)}/s`} | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.relayExactlyOnce === undefined ? '-' : `${n(t.relayExactlyOnce)}/s`} | ${pct(t.relayExactlyOnce ?? NaN, t.relay)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.relayExactlyOnceRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
     ),
     ...results.throughput
       .filter((t) => t.relayAvroRegistry !== undefined)

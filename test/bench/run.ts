@@ -21,6 +21,7 @@ import { waitFor } from '../helpers/wait-for';
 import { exactlyOnceEnv, relayCatchUp, relayEnvFor } from './relay-run';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
 import {
+  bareReaderSeconds,
   javaProducerEventsPerSecond,
   measureConsumerFloor,
   measureLatency,
@@ -146,11 +147,8 @@ async function main(): Promise<void> {
     `${quick ? 'quick' : 'full'} run: ${plan.events.toLocaleString('en-US')} events per workload`,
   );
   const dbzHome = withDebezium ? await ensureDebezium() : undefined;
-  const [pg, kafka, registry] = await Promise.all([
-    PostgresServer.start(),
-    KafkaServer.start(),
-    process.argv.includes('--no-registry') ? undefined : RegistryServer.start(),
-  ]);
+  const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
+  const withRegistry = !process.argv.includes('--no-registry');
   /** The workload the Avro + registry run joins: 10-row transactions, else the first. */
   const avroTxnSize = plan.txnSizes.includes(10) ? 10 : plan.txnSizes[0];
   const throughput: ThroughputRow[] = [];
@@ -163,23 +161,31 @@ async function main(): Promise<void> {
   try {
     for (const perTxn of plan.txnSizes) {
       const name = `bench_${perTxn}_${Date.now() % 100_000}`;
-      const avro = registry !== undefined && perTxn === avroTxnSize;
+      const avro = withRegistry && perTxn === avroTxnSize;
       const readers = [
         'relay',
         'recv',
         'eos',
+        'bare',
         ...(dbzHome === undefined ? [] : ['dbz']),
         ...(avro ? ['avro'] : []),
       ];
       const bench = await createBenchTable(pg.url, name, readers);
-      const [relaySlot, recvSlot, eosSlot] = bench.slots as [string, string, string];
-      const dbzSlot = dbzHome === undefined ? undefined : bench.slots[3];
+      const [relaySlot, recvSlot, eosSlot, bareSlot] = bench.slots as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      const dbzSlot = dbzHome === undefined ? undefined : bench.slots[4];
       const avroSlot = avro ? bench.slots[bench.slots.length - 1] : undefined;
       say(`${perTxn}-row transactions: writing ${plan.events} events ...`);
       const endLsn = await fill(pg.url, name, plan.events, perTxn, plan.aggregates);
 
       const decodeS = await recvlogicalSeconds(pg.port, recvSlot, bench.publication, endLsn);
       say(`  decode ceiling: ${(plan.events / decodeS).toFixed(0)} events/s`);
+      const bareS = await bareReaderSeconds(pg.url, bareSlot, bench.publication, endLsn);
+      say(`  read ceiling (bare reader): ${(plan.events / bareS).toFixed(0)} events/s`);
 
       const catchUp = await relayCatchUp({
         pg,
@@ -200,27 +206,33 @@ async function main(): Promise<void> {
       // Right after the JSON run, on the same WAL: the closest comparison the machine allows.
       let avroEps: number | undefined;
       let avroRss: number | undefined;
-      if (registry !== undefined && avroSlot !== undefined) {
-        const run = await relayCatchUp({
-          pg,
-          kafka,
-          table: name,
-          slot: avroSlot,
-          endLsn,
-          timeoutMs: TIMEOUT_MS,
-          topic: { name: `${name}_avro.bench`, events: plan.events },
-          env: {
-            TOPIC_TEMPLATE: `${name}_avro.{aggregateType}`,
-            VALUE_FORMAT: 'avro',
-            AVRO_SCHEMA_DIR: join(__dirname, '..', '..', '..', 'test', 'bench', 'schemas'),
-            SCHEMA_REGISTRY_URL: registry.url,
-          },
-        });
-        avroEps = plan.events / (run.last - run.first);
-        avroRss = run.peakRssBytes;
-        say(
-          `  outbox-relay, Avro + schema registry: ${avroEps.toFixed(0)} events/s (${((100 * avroEps) / relayEps).toFixed(0)}% of JSON), peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
-        );
+      if (avroSlot !== undefined) {
+        // Started for this run only: its JVM's start-up must not share the CPU with the others.
+        const registry = await RegistryServer.start();
+        try {
+          const run = await relayCatchUp({
+            pg,
+            kafka,
+            table: name,
+            slot: avroSlot,
+            endLsn,
+            timeoutMs: TIMEOUT_MS,
+            topic: { name: `${name}_avro.bench`, events: plan.events },
+            env: {
+              TOPIC_TEMPLATE: `${name}_avro.{aggregateType}`,
+              VALUE_FORMAT: 'avro',
+              AVRO_SCHEMA_DIR: join(__dirname, '..', '..', '..', 'test', 'bench', 'schemas'),
+              SCHEMA_REGISTRY_URL: registry.url,
+            },
+          });
+          avroEps = plan.events / (run.last - run.first);
+          avroRss = run.peakRssBytes;
+          say(
+            `  outbox-relay, Avro + schema registry: ${avroEps.toFixed(0)} events/s (${((100 * avroEps) / relayEps).toFixed(0)}% of JSON), peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+          );
+        } finally {
+          await registry.destroy();
+        }
       }
       // Exactly-once on the same WAL, its own topic, read back with read_committed.
       const eos = await relayCatchUp({
@@ -255,6 +267,7 @@ async function main(): Promise<void> {
         rowsPerTxn: perTxn,
         events: plan.events,
         decode: plan.events / decodeS,
+        bareReader: plan.events / bareS,
         produce: plan.events / produceS,
         relay: relayEps,
         relayConfirmed: plan.events / (confirmedAt - streamingAt),
@@ -386,6 +399,10 @@ async function main(): Promise<void> {
               (after.get('outbox_relay_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000;
             row.eventLoopDelayMaxMs =
               (after.get('outbox_relay_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000;
+            row.flowPausedMs =
+              ((after.get('outbox_relay_flow_control_paused_seconds_total') ?? 0) -
+                (before.get('outbox_relay_flow_control_paused_seconds_total') ?? 0)) *
+              1000;
             const [gcBefore, gcAfter] = [gcTotals(before), gcTotals(after)];
             row.gcMs = (gcAfter.seconds - gcBefore.seconds) * 1000;
             row.gcPauses = gcAfter.pauses - gcBefore.pauses;
@@ -396,7 +413,7 @@ async function main(): Promise<void> {
           );
           if (row.readP99Ms !== undefined)
             say(
-              `    breakdown: commit -> read by the relay p50/p99 <= ${row.readP50Ms} / ${row.readP99Ms} ms, commit -> acked p50/p99 <= ${row.ackP50Ms} / ${row.ackP99Ms} ms (histogram buckets), commit -> consumer p99 ${result.p99.toFixed(1)} ms; relay event-loop delay p99 ${row.eventLoopDelayP99Ms?.toFixed(1)} ms, max ${row.eventLoopDelayMaxMs?.toFixed(1)} ms; GC ${row.gcMs?.toFixed(0)} ms in ${row.gcPauses} pauses`,
+              `    breakdown: commit -> read by the relay p50/p99 <= ${row.readP50Ms} / ${row.readP99Ms} ms, commit -> acked p50/p99 <= ${row.ackP50Ms} / ${row.ackP99Ms} ms (histogram buckets), commit -> consumer p99 ${result.p99.toFixed(1)} ms; relay event-loop delay p99 ${row.eventLoopDelayP99Ms?.toFixed(1)} ms, max ${row.eventLoopDelayMaxMs?.toFixed(1)} ms; GC ${row.gcMs?.toFixed(0)} ms in ${row.gcPauses} pauses; reading paused by flow control ${row.flowPausedMs?.toFixed(0)} ms`,
             );
         }
       } finally {
@@ -460,7 +477,7 @@ async function main(): Promise<void> {
       await dropBenchTable(pg.url, bench);
     }
   } finally {
-    await Promise.allSettled([pg.destroy(), kafka.destroy(), registry?.destroy()]);
+    await Promise.allSettled([pg.destroy(), kafka.destroy()]);
   }
 
   const results: BenchResults = {

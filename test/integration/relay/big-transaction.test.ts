@@ -86,6 +86,10 @@ describe('relay: one big transaction', () => {
         `[big-transaction] ${guarantee}: ${ROWS} rows, relay peak RSS ${(peak / 1048576).toFixed(0)} MiB\n`,
       );
       expect(peak).toBeLessThan(PEAK_RSS_LIMIT);
+      // Memory stayed bounded because reading paused at the in-flight bounds, as the metrics say.
+      const metrics = await relay.metrics();
+      expect(metrics.get('outbox_relay_flow_control_pauses_total')).toBeGreaterThan(0);
+      expect(metrics.get('outbox_relay_flow_control_paused_seconds_total')).toBeGreaterThan(0);
       expect(await relay.stop()).toBe(0);
     },
     300_000,
