@@ -22,7 +22,8 @@ export const now = (): number => (performance.timeOrigin + performance.now()) / 
  * and decoding nothing (no pgoutput parsing, no records), answering the server only when it asks,
  * as pg_recvlogical does. pg_recvlogical writes every message to its output file with two system
  * calls, which on single-row transactions made it slower than the relay; this reader measures
- * what the walsender can send and Node can take in. Returns seconds.
+ * what the walsender can send and Node can take in, from its first message to the end (as the
+ * relay's figure runs from its first record on the topic to its last). Returns seconds.
  */
 export async function bareReaderSeconds(
   databaseUrl: string,
@@ -31,7 +32,8 @@ export async function bareReaderSeconds(
   endLsn: string,
 ): Promise<number> {
   const end = parseLsn(endLsn);
-  const started = now();
+  // From the first message on, as the relay's figure counts from its first record on the topic.
+  let started = NaN;
   let stream: ReplicationStream | undefined;
   let position = 0n;
   let finish: (() => void) | undefined;
@@ -42,6 +44,7 @@ export async function bareReaderSeconds(
       attach: (s) => (stream = s),
       handle: (message) => {
         if (message.kind === 'xlogdata') {
+          if (Number.isNaN(started)) started = now();
           if (message.walStart > position) position = message.walStart;
           if (position >= end) finish?.();
         } else {
