@@ -3,7 +3,7 @@ import type { DomainEvent } from '../../events/domain-event';
 import { RelayError } from '../../errors';
 import type { TopicTemplate } from '../topic-name';
 import type { AvroSchema, AvroSchemas } from './avro-schemas';
-import { AvroSchemas as Schemas } from './avro-schemas';
+import { encodeAvroEvent } from './avro';
 import { eventHeaders } from './json';
 import { RegistryError, type RegistryClient } from './registry-client';
 import type { Encoded, ValueFormat } from './value-format';
@@ -72,16 +72,9 @@ export class AvroRegistryFormat implements ValueFormat {
   }
 
   encode(event: DomainEvent, headers: Record<string, string>, topic: string): Encoded {
-    if (event.payload === null) return { ok: true, value: null };
-    const schema = this.schemas.forEventType(event.type);
-    if (schema === undefined)
-      return {
-        ok: false,
-        reason: 'NO_SCHEMA',
-        message: `no Avro schema for event type ${event.type}`,
-      };
-    const encoded = Schemas.encode(schema, event.payload, WIRE_PREFIX);
-    if (!encoded.ok) return { ok: false, reason: 'PAYLOAD_INVALID', message: encoded.message };
+    const encoded = encodeAvroEvent(this.schemas, event, WIRE_PREFIX);
+    if (!encoded.ok || encoded.value === null) return encoded;
+    const { schema } = encoded;
     const id = this.idsByTopic.get(topic)?.get(schema);
     if (id !== undefined) encoded.value.writeUInt32BE(id, 1);
     else {
