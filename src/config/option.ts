@@ -111,3 +111,32 @@ export function parseBoolean(raw: string): boolean {
   if (['false', '0', 'no', 'off'].includes(value)) return false;
   throw new Error(`must be true or false, got "${raw}"`);
 }
+
+/** An optional file name (unset: none). */
+export function optionalFile(env: string, group: Option<unknown>['group'], description: string) {
+  return customOption<string | undefined>({
+    env,
+    group,
+    description,
+    parse: (raw) => {
+      const value = raw.trim();
+      if (value === '') throw new Error('must name a file');
+      return value;
+    },
+    default: undefined,
+    defaultText: '(none)',
+  });
+}
+
+/** An optional secret (a password): never echoed in errors, never logged. */
+export function optionalSecret(env: string, group: Option<unknown>['group'], description: string) {
+  return customOption<string | undefined>({
+    env,
+    group,
+    description,
+    parse: (raw) => raw,
+    default: undefined,
+    defaultText: '(none)',
+    secret: true,
+  });
+}

@@ -1,5 +1,12 @@
 import { SUBJECT_STRATEGIES } from '../kafka/formats/avro-registry';
-import { customOption, enumOption, intOption, parseBoolean } from './option';
+import {
+  customOption,
+  enumOption,
+  intOption,
+  optionalFile,
+  optionalSecret,
+  parseBoolean,
+} from './option';
 
 function parseRegistryUrl(raw: string): string {
   const value = raw.trim();
@@ -50,28 +57,16 @@ export const REGISTRY_OPTIONS = {
     default: undefined,
     defaultText: '(none)',
   }),
-  schemaRegistryPassword: customOption<string | undefined>({
-    env: 'SCHEMA_REGISTRY_PASSWORD',
-    group: 'Schema registry',
-    description: 'Basic authentication password. Never logged.',
-    parse: (raw) => raw,
-    default: undefined,
-    defaultText: '(none)',
-    secret: true,
-  }),
-  schemaRegistryCaFile: customOption<string | undefined>({
-    env: 'SCHEMA_REGISTRY_CA_FILE',
-    group: 'Schema registry',
-    description:
-      "PEM file with the CA certificate(s) that signed the registry's certificate (`https://` URLs; the system CAs otherwise).",
-    parse: (raw) => {
-      const value = raw.trim();
-      if (value === '') throw new Error('must name a file');
-      return value;
-    },
-    default: undefined,
-    defaultText: '(none)',
-  }),
+  schemaRegistryPassword: optionalSecret(
+    'SCHEMA_REGISTRY_PASSWORD',
+    'Schema registry',
+    'Basic authentication password. Never logged.',
+  ),
+  schemaRegistryCaFile: optionalFile(
+    'SCHEMA_REGISTRY_CA_FILE',
+    'Schema registry',
+    "PEM file with the CA certificate(s) that signed the registry's certificate (`https://` URLs; the system CAs otherwise).",
+  ),
   schemaRegistryTimeoutMs: intOption({
     env: 'SCHEMA_REGISTRY_TIMEOUT_MS',
     group: 'Schema registry',

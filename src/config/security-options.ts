@@ -1,33 +1,9 @@
-import { customOption, enumOption, parseBoolean } from './option';
+import { customOption, enumOption, optionalFile, optionalSecret, parseBoolean } from './option';
 
-function parseFile(raw: string): string {
-  const value = raw.trim();
-  if (value === '') throw new Error('must name a file');
-  return value;
-}
-
-function fileOption(env: string, description: string) {
-  return customOption<string | undefined>({
-    env,
-    group: 'Kafka security',
-    description,
-    parse: parseFile,
-    default: undefined,
-    defaultText: '(none)',
-  });
-}
-
-function secretOption(env: string, description: string) {
-  return customOption<string | undefined>({
-    env,
-    group: 'Kafka security',
-    description,
-    parse: (raw) => raw,
-    default: undefined,
-    defaultText: '(none)',
-    secret: true,
-  });
-}
+const fileOption = (env: string, description: string) =>
+  optionalFile(env, 'Kafka security', description);
+const secretOption = (env: string, description: string) =>
+  optionalSecret(env, 'Kafka security', description);
 
 /** TLS and SASL for the Kafka connection. PostgreSQL TLS goes in DATABASE_URL. */
 export const SECURITY_OPTIONS = {
