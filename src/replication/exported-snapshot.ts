@@ -1,8 +1,6 @@
-import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
-import { RelayError } from '../errors';
-import { describeDatabase } from '../redact';
 import { parseLsn, type Lsn } from './lsn';
+import { openReplicationConnection } from './replication-stream';
 
 /** A slot created together with a snapshot of the database at its consistent point. */
 export interface SlotWithSnapshot {
@@ -24,23 +22,11 @@ export async function createSlotWithSnapshot(
   slotName: string,
   log: Logger,
 ): Promise<SlotWithSnapshot> {
-  // pg supports the `replication` startup parameter; its type definitions omit it.
-  const config: ClientConfig & { replication: 'database' } = {
-    connectionString: databaseUrl,
-    replication: 'database',
-    application_name: `outbox-relay snapshot ${slotName}`,
-  };
-  const client = new Client(config);
-  client.on('error', (err) => log.debug({ err }, 'snapshot connection error'));
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new RelayError(
-      'REPLICATION_LOST',
-      `cannot open a replication connection to ${describeDatabase(databaseUrl)}: ${(err as Error).message}`,
-      { retriable: true, cause: err },
-    );
-  }
+  const client = await openReplicationConnection(
+    databaseUrl,
+    `outbox-relay snapshot ${slotName}`.slice(0, 63),
+    log,
+  );
   try {
     const { rows } = await client.query<{ consistent_point: string; snapshot_name: string }>(
       `CREATE_REPLICATION_SLOT "${slotName.replace(/"/g, '""')}" LOGICAL pgoutput EXPORT_SNAPSHOT`,

@@ -51,6 +51,35 @@ function sqlState(err: unknown): string | undefined {
 }
 
 /**
+ * A connection in replication mode (for START_REPLICATION, CREATE_REPLICATION_SLOT): failing to
+ * open it is REPLICATION_LOST, retriable.
+ */
+export async function openReplicationConnection(
+  databaseUrl: string,
+  application: string,
+  log: Logger,
+): Promise<Client> {
+  // pg supports the `replication` startup parameter; its type definitions omit it.
+  const config: ClientConfig & { replication: 'database' } = {
+    connectionString: databaseUrl,
+    replication: 'database',
+    application_name: application,
+  };
+  const client = new Client(config);
+  client.on('error', (err) => log.debug({ err }, 'replication connection error'));
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new RelayError(
+      'REPLICATION_LOST',
+      `cannot open a replication connection to ${describeDatabase(databaseUrl)}: ${(err as Error).message}`,
+      { retriable: true, cause: err },
+    );
+  }
+  return client;
+}
+
+/**
  * A logical replication connection streaming one slot with pgoutput. It only moves bytes: it
  * hands each XLogData/keepalive to `onMessage` in order, sends standby status updates when told,
  * and pauses the socket for back-pressure. What to confirm is decided elsewhere.
@@ -78,23 +107,11 @@ export class ReplicationStream {
     consumer: StreamConsumer,
     log: Logger,
   ): Promise<ReplicationStream> {
-    // pg supports the `replication` startup parameter; its type definitions omit it.
-    const config: ClientConfig & { replication: 'database' } = {
-      connectionString: options.databaseUrl,
-      replication: 'database',
-      application_name: applicationName(options.slotName),
-    };
-    const client = new Client(config);
-    client.on('error', (err) => log.debug({ err }, 'replication connection error'));
-    try {
-      await client.connect();
-    } catch (err) {
-      throw new RelayError(
-        'REPLICATION_LOST',
-        `cannot open a replication connection to ${describeDatabase(options.databaseUrl)}: ${(err as Error).message}`,
-        { retriable: true, cause: err },
-      );
-    }
+    const client = await openReplicationConnection(
+      options.databaseUrl,
+      applicationName(options.slotName),
+      log,
+    );
     let origin: string;
     try {
       const { rows } = await client.query<{ systemid: string; dbname: string }>('IDENTIFY_SYSTEM');
