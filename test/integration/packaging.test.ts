@@ -81,4 +81,14 @@ describe('the npm package, installed with --ignore-scripts', () => {
       expect(await relay.stop()).toBe(0);
     }
   }, 420_000);
+
+  it('says why when the fast path cannot be in place (kafkajs loaded first)', async () => {
+    const install = join(ROOT, 'dist', 'kafka', 'fast-path', 'install.js');
+    const script = `require('kafkajs'); process.stdout.write(JSON.stringify(require(${JSON.stringify(install)}).fastPathStatus()))`;
+    const probe = await run(process.execPath, ['-e', script], { cwd: ROOT, timeoutMs: 30_000 });
+    expect(probe.code).toBe(0);
+    const status = JSON.parse(probe.stdout) as { active: boolean; problems: string[] };
+    expect(status.active).toBe(false);
+    expect(status.problems.join(' ')).toMatch(/kafkajs was loaded before the fast path/);
+  });
 });

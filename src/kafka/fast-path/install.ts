@@ -61,28 +61,29 @@ function provide(request: string, exports: unknown): void {
   replacements.set(request, exports);
 }
 
-function install(): FastPathStatus {
-  let version = 'missing';
+/** kafkajs' version as installed next to the relay, or undefined if it cannot be found. */
+function kafkajsVersion(): string | undefined {
   try {
-    version = (require('kafkajs/package.json') as { version: string }).version;
+    return (require('kafkajs/package.json') as { version: string }).version;
   } catch {
-    return { active: false, kafkajs: version, problems: ['kafkajs cannot be found'] };
+    return undefined;
   }
-  if (version !== FAST_PATH_KAFKAJS)
-    return {
-      active: false,
-      kafkajs: version,
-      problems: [`kafkajs ${version} is not ${FAST_PATH_KAFKAJS}, whose internals it replaces`],
-    };
+}
+
+/** Why `install` replaced nothing (reported by every later status). */
+let notInstalled: string | undefined;
+
+function install(): FastPathStatus {
+  const version = kafkajsVersion();
   const loaded = Object.values(PATHS)
     .filter((p) => p !== PATHS.encoder)
-    .filter((p) => require.cache[require.resolve(p)] !== undefined);
-  if (loaded.length > 0)
-    return {
-      active: false,
-      kafkajs: version,
-      problems: [`kafkajs was loaded before the fast path (${loaded.join(', ')})`],
-    };
+    .filter((p) => version !== undefined && require.cache[require.resolve(p)] !== undefined);
+  if (version === undefined) notInstalled = 'kafkajs cannot be found';
+  else if (version !== FAST_PATH_KAFKAJS)
+    notInstalled = `kafkajs ${version} is not ${FAST_PATH_KAFKAJS}, whose internals it replaces`;
+  else if (loaded.length > 0)
+    notInstalled = `kafkajs was loaded before the fast path (${loaded.join(', ')})`;
+  if (notInstalled !== undefined) return fastPathStatus();
   const Encoder = require(PATHS.encoder) as EncoderClass;
   replacements.set(PATHS.encoder, speedUpEncoder(Encoder));
   provide(PATHS.group, groupMessagesPerPartition);
@@ -93,14 +94,10 @@ function install(): FastPathStatus {
 
 /** Whether kafkajs, as loaded now, uses every piece of the fast path. */
 export function fastPathStatus(): FastPathStatus {
-  let version = 'missing';
-  try {
-    version = (require('kafkajs/package.json') as { version: string }).version;
-  } catch {
-    // reported below
-  }
+  const version = kafkajsVersion() ?? 'missing';
   const problems: string[] = [];
-  if (replacements.size === 0) problems.push('not installed');
+  if (notInstalled !== undefined) problems.push(notInstalled);
+  else if (replacements.size === 0) problems.push('not installed');
   for (const [request, exports] of replacements) {
     const inUse: unknown =
       request === PATHS.encoder
