@@ -385,16 +385,12 @@ async function main(): Promise<void> {
             row.ackP50Ms = bucketPercentile(ackBefore, ackAfter, 50);
             row.ackP99Ms = bucketPercentile(ackBefore, ackAfter, 99);
             const read = 'outbox_relay_read_latency_seconds';
-            row.readP50Ms = bucketPercentile(
+            const [readBefore, readAfter] = [
               latencyBuckets(before, read),
               latencyBuckets(after, read),
-              50,
-            );
-            row.readP99Ms = bucketPercentile(
-              latencyBuckets(before, read),
-              latencyBuckets(after, read),
-              99,
-            );
+            ];
+            row.readP50Ms = bucketPercentile(readBefore, readAfter, 50);
+            row.readP99Ms = bucketPercentile(readBefore, readAfter, 99);
             row.eventLoopDelayP99Ms =
               (after.get('outbox_relay_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000;
             row.eventLoopDelayMaxMs =
