@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --no-debezium] [-- --no-registry] [-- --txn-sizes 1,10]
- * [-- --throughput-only]`: outbox-relay against the
+ * [-- --throughput-only] [-- --latency-only]`: outbox-relay against the
  * decode ceiling (pg_recvlogical), the produce ceiling (a bare kafkajs producer) and Debezium
  * Server, on the same WAL and the same broker, one after another; on 10-row transactions (the
  * first workload with --quick) also with Avro through a schema registry. Prints a table, writes
@@ -31,6 +31,7 @@ import {
 } from './measure';
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
 import { createBenchTable, createTopic, dropBenchTable, fill } from './workload';
+import { CpuWindow } from './cpu';
 
 const FULL = {
   events: 200_000,
@@ -108,6 +109,17 @@ async function waitForSlotActive(url: string, slot: string, alive: () => boolean
   );
 }
 
+/** The walsender serving `slot` (its active pid), if one does. */
+async function walsenderPid(url: string, slot: string): Promise<number | undefined> {
+  return withSql(url, async (sql) => {
+    const { rows } = await sql.query<{ pid: number | null }>(
+      'select active_pid as pid from pg_replication_slots where slot_name = $1',
+      [slot],
+    );
+    return rows[0]?.pid ?? undefined;
+  });
+}
+
 /** Writes the Markdown table, JSON and chart of `results` into test/bench/results/. */
 function writeResults(results: BenchResults): void {
   const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results');
@@ -134,14 +146,16 @@ async function main(): Promise<void> {
   const withDebezium = !process.argv.includes('--no-debezium');
   const sizes = process.argv.indexOf('--txn-sizes');
   const throughputOnly = process.argv.includes('--throughput-only');
+  const latencyOnly = process.argv.includes('--latency-only');
   const plan = {
     ...(quick ? QUICK : FULL),
     ...(sizes >= 0 ? { txnSizes: (process.argv[sizes + 1] ?? '').split(',').map(Number) } : {}),
+    ...(latencyOnly ? { txnSizes: [] } : {}),
   };
   if (plan.txnSizes.some((n) => !Number.isInteger(n) || n < 1))
     throw new Error('--txn-sizes takes whole numbers, e.g. 1,10,100');
   // A partial run prints its figures but keeps the results files of the last full one.
-  const partial = sizes >= 0 || throughputOnly;
+  const partial = sizes >= 0 || throughputOnly || latencyOnly;
   const command = `npm run bench${quick ? ' -- --quick' : ''}`;
   say(
     `${quick ? 'quick' : 'full'} run: ${plan.events.toLocaleString('en-US')} events per workload`,
@@ -327,6 +341,7 @@ async function main(): Promise<void> {
       let rss: () => number;
       let stop: () => Promise<unknown>;
       let scrape: (() => Promise<Map<string, number>>) | undefined;
+      let readerPid: number | undefined;
       if (system === 'debezium') {
         const dbz = await DebeziumServer.start(dbzHome!, {
           pgPort: pg.port,
@@ -337,6 +352,7 @@ async function main(): Promise<void> {
           brokers: kafka.brokers,
         });
         rss = () => dbz.peakRss();
+        readerPid = dbz.pid;
         stop = () => dbz.stop();
         await waitForSlotActive(pg.url, slot, () => dbz.running);
       } else {
@@ -347,6 +363,7 @@ async function main(): Promise<void> {
             : {}),
         });
         rss = () => relay.peakRss();
+        readerPid = relay.pid;
         stop = () => relay.stop();
         scrape = () => relay.metrics();
         await relay.waitUntilStreaming(120_000);
@@ -368,6 +385,14 @@ async function main(): Promise<void> {
           // The relay's metrics around the window (its event-loop figures cover the time since
           // the previous scrape, so the second scrape covers the window).
           const before = await scrape?.();
+          // Where the machine's CPU goes during the window: the reader, the walsender serving
+          // it, the broker, and this process (the writers' client side and the consumer).
+          const cpu = new CpuWindow({
+            reader: readerPid,
+            walsender: await walsenderPid(pg.url, slot),
+            kafka: kafka.pid,
+            bench: process.pid,
+          });
           const result = await measureLatency({
             url: pg.url,
             table: name,
@@ -376,10 +401,18 @@ async function main(): Promise<void> {
             rate,
             seconds: plan.latencySeconds,
             seqBase,
+            timeline: true,
           });
+          const { machineBusy, cores } = cpu.stop();
           seqBase += rate * plan.latencySeconds + 1;
           const after = await scrape?.();
-          const row: LatencyRow = { ...result, system, rssBytes: rss() };
+          const row: LatencyRow = {
+            ...result,
+            system,
+            rssBytes: rss(),
+            machineBusy,
+            cpuCores: cores,
+          };
           if (before !== undefined && after !== undefined) {
             const [ackBefore, ackAfter] = [latencyBuckets(before), latencyBuckets(after)];
             row.ackP50Ms = bucketPercentile(ackBefore, ackAfter, 50);
@@ -407,6 +440,13 @@ async function main(): Promise<void> {
           say(
             `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent}; writers achieved ${(result.achievedRate ?? NaN).toFixed(0)}/s)`,
           );
+          say(
+            `    CPU over the window: machine ${(100 * machineBusy).toFixed(0)}% busy; cores used: ${Object.entries(
+              cores,
+            )
+              .map(([who, c]) => `${who} ${c.toFixed(2)}`)
+              .join(', ')}; worst latency per second (ms): ${result.worstMsBySecond?.join(' ')}`,
+          );
           if (row.readP99Ms !== undefined)
             say(
               `    breakdown: commit -> read by the relay p50/p99 <= ${row.readP50Ms} / ${row.readP99Ms} ms, commit -> acked p50/p99 <= ${row.ackP50Ms} / ${row.ackP99Ms} ms (histogram buckets), commit -> consumer p99 ${result.p99.toFixed(1)} ms; relay event-loop delay p99 ${row.eventLoopDelayP99Ms?.toFixed(1)} ms, max ${row.eventLoopDelayMaxMs?.toFixed(1)} ms; GC ${row.gcMs?.toFixed(0)} ms in ${row.gcPauses} pauses; reading paused by flow control ${row.flowPausedMs?.toFixed(0)} ms`,
@@ -431,7 +471,7 @@ async function main(): Promise<void> {
       );
     }
 
-    if (!throughputOnly) {
+    if (!throughputOnly && !latencyOnly) {
       const name = `bench_big_${Date.now() % 100_000}`;
       const bench = await createBenchTable(pg.url, name, ['relay', 'eos']);
       say(`one transaction of ${plan.bigTransactionRows} rows ...`);
