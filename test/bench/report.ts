@@ -46,8 +46,6 @@ export interface LatencyRow extends LatencyResult {
   /** CPU over the window: the machine's busy share (0-1), and cores used by each process. */
   machineBusy?: number;
   cpuCores?: Record<string, number>;
-  /** The worst latency (ms) of the events committed in each second of the window. */
-  worstMsBySecond?: number[];
 }
 
 export interface BenchResults {

@@ -97,13 +97,7 @@ async function waitForSlotActive(url: string, slot: string, alive: () => boolean
   await waitFor(
     async () => {
       if (!alive()) throw new Error(`the reader of ${slot} exited`);
-      return withSql(url, async (sql) => {
-        const { rows } = await sql.query<{ active: boolean }>(
-          'select active from pg_replication_slots where slot_name = $1',
-          [slot],
-        );
-        return rows[0]?.active === true;
-      });
+      return (await walsenderPid(url, slot)) !== undefined;
     },
     { timeoutMs: 120_000, description: `slot ${slot} to be streamed` },
   );
