@@ -1,8 +1,9 @@
+import { crc32c } from './crc32c';
+
 /* eslint-disable @typescript-eslint/no-require-imports -- kafkajs' internal modules, untyped */
 const Long = require('kafkajs/src/utils/long') as {
   fromValue(value: unknown): { getHighBits(): number; getLowBits(): number };
 };
-const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Buffer) => number;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** A message as kafkajs hands it to the produce request (after partitioning). */
@@ -140,7 +141,7 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
     }
   }
   if (at !== total) throw new Error(`record batch size mismatch: wrote ${at} of ${total} bytes`);
-  buf.writeUInt32BE(crc32C(buf.subarray(bodyStart, total)), crcAt);
+  buf.writeUInt32BE(crc32c(buf.subarray(bodyStart, total)), crcAt);
   return buf;
 }
 
@@ -207,7 +208,15 @@ function writeInt64(buf: Buffer, at: number, value: unknown): number {
 function writeBytes(buf: Buffer, at: number, value: Bytes | null, length: number): number {
   at = writeVarInt(buf, at, length);
   if (length <= 0 || value === null) return at;
-  if (typeof value === 'string') buf.write(value, at, length, 'utf8');
-  else value.copy(buf, at);
+  if (typeof value === 'string') {
+    // As many UTF-8 bytes as UTF-16 units means plain ASCII: short ones (ids, types, header names)
+    // are copied here, cheaper than a call into buf.write.
+    if (length === value.length && length <= SHORT_ASCII) {
+      for (let i = 0; i < length; i++) buf[at + i] = value.charCodeAt(i);
+    } else buf.write(value, at, length, 'utf8');
+  } else value.copy(buf, at);
   return at + length;
 }
+
+/** Longest ASCII string written byte by byte rather than through buf.write. */
+const SHORT_ASCII = 64;

@@ -15,6 +15,7 @@ import {
   type ProduceArgs,
   type ProduceRequest,
 } from '../../../src/kafka/fast-path/produce-path';
+import { crc32c } from '../../../src/kafka/fast-path/crc32c';
 import type { PartitionerArgs } from 'kafkajs';
 import { javaPartition } from '../../helpers/java-partitioner';
 
@@ -91,6 +92,20 @@ describe('the fast produce path', () => {
         });
       expect(partitionFor(key)).toBe(javaPartition(key, partitions));
       expect(partitionFor(Buffer.from(key))).toBe(javaPartition(key, partitions));
+    }
+  });
+
+  it('checksums batches with CRC-32C as kafkajs does, for every tail length', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const kafkajsCrc = require('kafkajs/src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
+    // The standard check value of CRC-32C.
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+    for (const length of [...Array.from({ length: 40 }, (_, i) => i), 1_000, 65_537]) {
+      const bytes = randomBytes(length);
+      expect(crc32c(bytes)).toBe(kafkajsCrc(bytes));
+      // A view into a larger buffer (as the encoder passes it) at an odd offset.
+      const view = Buffer.concat([randomBytes(3), bytes]).subarray(3);
+      expect(crc32c(view)).toBe(kafkajsCrc(bytes));
     }
   });
 
