@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { EventHistogram } from './event-histogram';
 import type { RelayState } from './state';
 
 const PREFIX = 'outbox_relay_';
@@ -11,8 +12,8 @@ export class RelayMetrics {
   readonly registry = new Registry();
   readonly eventsPublished: Counter<'topic'>;
   readonly deadLetters: Counter<'reason'>;
-  readonly latency: Histogram;
-  readonly readLatency: Histogram;
+  readonly latency: EventHistogram;
+  readonly readLatency: EventHistogram;
   readonly flowPauses: Counter;
   readonly flowPausedSeconds: Counter;
   readonly retries: Counter<'kind'>;
@@ -39,20 +40,18 @@ export class RelayMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.latency = new Histogram({
-      name: `${PREFIX}event_latency_seconds`,
-      help: "From the transaction's commit (server clock) to Kafka's acknowledgement (relay clock)",
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers,
-    });
-    this.readLatency = new Histogram({
-      name: `${PREFIX}read_latency_seconds`,
-      help: "From a transaction's commit (server clock) to the relay having read it to its COMMIT (relay clock), per transaction with events: the database and walsender's share of event_latency",
-      buckets: [
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-      ],
-      registers,
-    });
+    this.latency = new EventHistogram(
+      `${PREFIX}event_latency_seconds`,
+      "From the transaction's commit (server clock) to Kafka's acknowledgement (relay clock)",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      this.registry,
+    );
+    this.readLatency = new EventHistogram(
+      `${PREFIX}read_latency_seconds`,
+      "From a transaction's commit (server clock) to the relay having read it to its COMMIT (relay clock), per transaction with events: the database and walsender's share of event_latency",
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      this.registry,
+    );
     this.flowPauses = new Counter({
       name: `${PREFIX}flow_control_pauses_total`,
       help: 'Times reading the replication stream was paused because MAX_IN_FLIGHT_EVENTS / MAX_IN_FLIGHT_BYTES were reached',

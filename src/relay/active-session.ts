@@ -75,10 +75,8 @@ export class ActiveSession {
           ops.metrics.flowPauses.inc();
           ops.metrics.flowPausedSeconds.inc(ms / 1000);
         },
-        onTransactionRead: (commitTimeUs) =>
-          ops.metrics.readLatency.observe(
-            Math.max(Date.now() - Number(commitTimeUs / 1000n), 0) / 1000,
-          ),
+        onTransactionRead: (commitTimeMs) =>
+          ops.metrics.readLatency.observe(Math.max(Date.now() - commitTimeMs, 0) / 1000),
       },
       deps.records,
       log,

@@ -53,8 +53,8 @@ export interface SessionOptions {
   onHeartbeat(content: string): void;
   /** A row went to the dead-letter topic for this reason. */
   onDeadLetter(reason: string): void;
-  /** A transaction with events was read to its COMMIT (its commit time, µs since the epoch). */
-  onTransactionRead?(commitTimeUs: bigint): void;
+  /** A transaction with events was read to its COMMIT (its commit time, ms since the epoch). */
+  onTransactionRead?(commitTimeMs: number): void;
   /** Reading was paused by flow control (in-flight bounds) for `ms`, now resumed. */
   onFlowPaused?(ms: number): void;
 }
@@ -251,7 +251,7 @@ export class StreamSession {
         const { ended, confirmable } = this.transactions.commit(message.endLsn);
         if (ended !== undefined && ended.enqueued > 0) {
           this.sink?.transactionEnded(message.endLsn, ended.source.commitTimeUs);
-          this.options.onTransactionRead?.(ended.source.commitTimeUs);
+          this.options.onTransactionRead?.(ended.commitTimeMs);
         }
         if (confirmable !== undefined) this.sendStatus();
         return;
@@ -304,7 +304,7 @@ export class StreamSession {
     const full = this.flow.add(bytes);
     this.eventsRead++;
     txn.enqueued++;
-    const { commitLsn, commitTimeUs } = txn.source;
+    const { commitLsn } = txn.source;
     sink.enqueue(
       record,
       bytes,
@@ -313,7 +313,7 @@ export class StreamSession {
         txn: txn.tracked,
         bytes,
         topic: record.topic,
-        commitTimeMs: Number(commitTimeUs / 1000n),
+        commitTimeMs: txn.commitTimeMs,
       },
       { commitLsn, index: txn.events - 1 },
     );

@@ -9,6 +9,8 @@ import { pgTimestampToUnixMicros } from '../replication/protocol';
 export interface OpenTransaction {
   /** Where its events come from, built once per transaction. */
   source: Omit<EventSource, 'table'>;
+  /** The commit time in ms since the epoch (from `source.commitTimeUs`, once per transaction). */
+  commitTimeMs: number;
   tracked: TrackedTransaction;
   /** Events met so far in this transaction, published or skipped: the next event's index. */
   events: number;
@@ -31,12 +33,10 @@ export class TransactionReader {
   constructor(private readonly tracker: AckTracker) {}
 
   begin(message: BeginMessage): void {
+    const commitTimeUs = pgTimestampToUnixMicros(message.commitTime);
     this.open = {
-      source: {
-        xid: message.xid,
-        commitLsn: message.finalLsn,
-        commitTimeUs: pgTimestampToUnixMicros(message.commitTime),
-      },
+      source: { xid: message.xid, commitLsn: message.finalLsn, commitTimeUs },
+      commitTimeMs: Number(commitTimeUs / 1000n),
       tracked: this.tracker.begin(message.xid),
       events: 0,
       enqueued: 0,
