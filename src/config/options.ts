@@ -176,7 +176,7 @@ export const OPTIONS = {
     group: 'Flow control',
     description:
       'Events read from the WAL and not yet acknowledged by Kafka; at this bound the replication stream is paused. Also bounds the duplicates a crash can cause.',
-    default: 10_000,
+    default: 5_000,
     min: 1,
     max: 10_000_000,
   }),

@@ -27,7 +27,7 @@ describe('loadConfig', () => {
       publicationName: 'outbox_relay',
       logLevel: 'info',
       topicPartitions: 6,
-      maxInFlightEvents: 10_000,
+      maxInFlightEvents: 5_000,
     });
     expect(config.topicTemplate.text).toBe('outbox.event.{aggregateType}');
     expect(config.keyColumn).toBeUndefined();
