@@ -179,15 +179,18 @@ export async function watchTopic(
   events: number,
   timeoutMs: number,
   alive: () => boolean,
-): Promise<{ first: number; last: number; count: number }> {
+): Promise<{ first: number; last: number; count: number; slowestCountS: number }> {
   const deadline = Date.now() + timeoutMs;
   let first = NaN;
   let count = 0;
+  let slowestCountS = 0;
   while (Date.now() < deadline && alive()) {
+    const asked = now();
     // A topic just created may not have leaders yet: count it as it was and look again.
     count = await topicRecords(brokers, topic).catch(() => count);
+    slowestCountS = Math.max(slowestCountS, now() - asked);
     if (count > 0 && Number.isNaN(first)) first = now();
-    if (count >= events) return { first, last: now(), count };
+    if (count >= events) return { first, last: now(), count, slowestCountS };
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(

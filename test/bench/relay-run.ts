@@ -4,7 +4,7 @@ import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 import { now, watchTopic } from './measure';
-import { confirmedAtLeast } from './workload';
+import { confirmedAtLeast, topicRecords } from './workload';
 
 /** What an exactly-once run adds: its own topics, so it never reads what the other run wrote. */
 export function exactlyOnceEnv(table: string): Record<string, string> {
@@ -41,7 +41,12 @@ export interface CatchUp {
   last: number;
   /** When the slot had confirmed `endLsn`. */
   confirmedAt: number;
-  /** The slot confirmed `endLsn` more than 0.2 s before the last record was on the topic. */
+  /**
+   * Records on the topic counted right after the slot had confirmed `endLsn`: fewer than the
+   * workload's would be a relay acknowledging what it has not published (NaN without a topic).
+   */
+  recordsAtConfirm: number;
+  /** The slot confirmed `endLsn` with records missing from the topic (see `recordsAtConfirm`). */
   confirmedEarly: boolean;
   peakRssBytes: number;
 }
@@ -74,9 +79,9 @@ export async function relayCatchUp(options: {
     const streamingAt = now();
     // Both watched at once: the slot confirming the end before the records are all on the topic
     // would be a relay acknowledging what it has not published (reported as `confirmedEarly`).
-    const [seen, confirmedAt] = await Promise.all([
+    const [seen, confirmed] = await Promise.all([
       options.topic === undefined
-        ? { first: NaN, last: NaN }
+        ? { first: NaN, last: NaN, slowestCountS: NaN }
         : watchTopic(
             kafka.brokers,
             options.topic.name,
@@ -92,12 +97,24 @@ export async function relayCatchUp(options: {
           intervalMs: 50,
           description: 'the relay to confirm the last commit',
         }),
-      ).then(() => now()),
+      ).then(async () => {
+        const at = now();
+        // Counted after the confirmation was seen: records only ever get added, so a count below
+        // the workload's proves the slot moved past records not yet on Kafka.
+        const records =
+          options.topic === undefined ? NaN : await topicRecords(kafka.brokers, options.topic.name);
+        return { at, records };
+      }),
     ]);
-    const confirmedEarly = confirmedAt + 0.2 < seen.last;
+    const confirmedAt = confirmed.at;
+    const confirmedEarly = options.topic !== undefined && confirmed.records < options.topic.events;
     if (confirmedEarly)
       process.stdout.write(
-        `[bench] WARNING: ${slot} confirmed the end ${(seen.last - confirmedAt).toFixed(1)} s before the last record was on ${options.topic?.name}\n`,
+        `[bench] ERROR: ${slot} confirmed the end with ${confirmed.records} of ${options.topic?.events} records on ${options.topic?.name}; the relay's last log lines:\n${relay.tail(40)}\n`,
+      );
+    else if (seen.last - confirmedAt > 1)
+      process.stdout.write(
+        `[bench] note: all ${confirmed.records} records were on ${options.topic?.name} when ${slot} confirmed the end, but the topic watcher counted the last of them ${(seen.last - confirmedAt).toFixed(1)} s later (its slowest count took ${seen.slowestCountS.toFixed(1)} s)\n`,
       );
     return {
       startedAt,
@@ -105,6 +122,7 @@ export async function relayCatchUp(options: {
       first: seen.first,
       last: seen.last,
       confirmedAt,
+      recordsAtConfirm: confirmed.records,
       confirmedEarly,
       peakRssBytes: relay.peakRss(),
     };
