@@ -23,6 +23,31 @@ export function formatLsn(lsn: Lsn): string {
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
+/** 2^32 and the high half below which a 64-bit value is a safe JS number (below 2^53). */
+const TWO_32 = 0x1_0000_0000;
+const SAFE_HIGH = 0x20_0000;
+
+/**
+ * The unsigned 64-bit big-endian integer at `at` (an LSN on the wire). Same value as
+ * `readBigUInt64BE`, built from one number where it fits in 53 bits (every LSN below 8 PiB):
+ * one bigint instead of the four Node's version allocates, on a path taken several times per
+ * streamed transaction.
+ */
+export function readUInt64(buf: Buffer, at: number): bigint {
+  const high = buf.readUInt32BE(at);
+  const low = buf.readUInt32BE(at + 4);
+  return high < SAFE_HIGH ? BigInt(high * TWO_32 + low) : (BigInt(high) << 32n) | BigInt(low);
+}
+
+/** The signed 64-bit big-endian integer at `at` (a timestamp on the wire); see `readUInt64`. */
+export function readInt64(buf: Buffer, at: number): bigint {
+  const high = buf.readInt32BE(at);
+  const low = buf.readUInt32BE(at + 4);
+  return high < SAFE_HIGH && high >= -SAFE_HIGH
+    ? BigInt(high * TWO_32 + low)
+    : (BigInt(high) << 32n) + BigInt(low);
+}
+
 export function maxLsn(a: Lsn, b: Lsn): Lsn {
   return a > b ? a : b;
 }

@@ -1,4 +1,4 @@
-import type { Lsn } from './lsn';
+import { readInt64, readUInt64, type Lsn } from './lsn';
 
 /**
  * Decoder for pgoutput protocol version 1 messages (PostgreSQL docs, "Logical Replication Message
@@ -100,13 +100,13 @@ class Reader {
   }
 
   u64(): bigint {
-    const value = this.buffer.readBigUInt64BE(this.offset);
+    const value = readUInt64(this.buffer, this.offset);
     this.offset += 8;
     return value;
   }
 
   i64(): bigint {
-    const value = this.buffer.readBigInt64BE(this.offset);
+    const value = readInt64(this.buffer, this.offset);
     this.offset += 8;
     return value;
   }

@@ -1,4 +1,4 @@
-import type { Lsn } from './lsn';
+import { readUInt64, type Lsn } from './lsn';
 
 /**
  * The streaming replication sub-protocol carried in CopyData messages (PostgreSQL docs,
@@ -32,13 +32,13 @@ export function parseCopyData(chunk: Buffer): ReplicationMessage {
   if (tag === 0x77 /* w */) {
     return {
       kind: 'xlogdata',
-      walStart: chunk.readBigUInt64BE(1),
-      walEnd: chunk.readBigUInt64BE(9),
+      walStart: readUInt64(chunk, 1),
+      walEnd: readUInt64(chunk, 9),
       data: chunk.subarray(25),
     };
   }
   if (tag === 0x6b /* k */) {
-    return { kind: 'keepalive', walEnd: chunk.readBigUInt64BE(1), replyRequested: chunk[17] === 1 };
+    return { kind: 'keepalive', walEnd: readUInt64(chunk, 1), replyRequested: chunk[17] === 1 };
   }
   throw new Error(`unexpected replication message type 0x${(tag ?? 0).toString(16)}`);
 }

@@ -1,4 +1,5 @@
-import { formatLsn, maxLsn, parseLsn } from '../../../src/replication/lsn';
+import { randomBytes } from 'node:crypto';
+import { formatLsn, maxLsn, parseLsn, readInt64, readUInt64 } from '../../../src/replication/lsn';
 
 describe('LSN', () => {
   it('parses both spellings to the same 64-bit value', () => {
@@ -37,6 +38,33 @@ describe('LSN', () => {
   it('rejects text that is not an LSN', () => {
     for (const bad of ['', '16', '16/', '/1', 'G/0', '1/2/3', '123456789/0']) {
       expect(() => parseLsn(bad)).toThrow('not an LSN');
+    }
+  });
+
+  it("reads 64-bit wire integers as Node's readBig(U)Int64BE does, at every magnitude", () => {
+    const samples = [
+      0n,
+      1n,
+      0xffffffffn,
+      0x1_0000_0000n,
+      0x1f_ffff_ffff_ffffn, // 2^53 - 1: the last value built from one number
+      0x20_0000_0000_0000n,
+      0xffff_ffff_ffff_ffffn,
+      (1n << 63n) - 1n,
+      1n << 63n,
+    ];
+    const buf = Buffer.alloc(9);
+    for (const value of samples) {
+      buf.writeBigUInt64BE(value, 1);
+      expect(readUInt64(buf, 1)).toBe(value);
+      expect(readInt64(buf, 1)).toBe(buf.readBigInt64BE(1));
+    }
+    for (let i = 0; i < 2_000; i++) {
+      // Random magnitudes: the top bytes zero most of the time, as for real LSNs and timestamps.
+      const bytes = randomBytes(8);
+      for (let b = 0; b < i % 8; b++) bytes[b] = i % 3 === 0 ? 0xff : 0;
+      expect(readUInt64(bytes, 0)).toBe(bytes.readBigUInt64BE(0));
+      expect(readInt64(bytes, 0)).toBe(bytes.readBigInt64BE(0));
     }
   });
 });
