@@ -179,15 +179,12 @@ export class OutboxMapper {
     const relation = this.relations.get(message.relationId);
     if (relation === undefined) return undefined;
     const { indexes } = relation;
-    const text = (index: number): string | null => {
-      const value = message.values[index];
-      return Buffer.isBuffer(value) ? value.toString('utf8') : null;
-    };
-    const id = text(indexes.id);
-    const aggregateType = text(indexes.aggregateType);
-    const aggregateId = text(indexes.aggregateId);
-    const type = text(indexes.type);
-    const payloadValue = message.values[indexes.payload];
+    const { values } = message;
+    const id = textAt(values, indexes.id);
+    const aggregateType = textAt(values, indexes.aggregateType);
+    const aggregateId = textAt(values, indexes.aggregateId);
+    const type = textAt(values, indexes.type);
+    const payloadValue = values[indexes.payload];
     // Copy: the decoded value is a view into the connection's read buffer, which pg reuses for
     // later messages while this event still waits for Kafka (found by the crash test as corrupt
     // JSON on the topic).
@@ -215,13 +212,17 @@ export class OutboxMapper {
     }
     const metadata: Record<string, string> = {};
     for (const { index, header } of relation.headers) {
-      const value = text(index);
+      const value = textAt(values, index);
       if (value !== null) metadata[header] = value;
     }
-    const fields: Record<string, string | null> = {};
-    for (const { index, column } of relation.fields)
-      fields[column] = index < 0 ? null : text(index);
-    const ownTime = relation.timestamp >= 0 ? parseTimestamp(text(relation.timestamp)) : undefined;
+    let fields = NO_FIELDS;
+    if (relation.fields.length > 0) {
+      fields = {};
+      for (const { index, column } of relation.fields)
+        fields[column] = index < 0 ? null : textAt(values, index);
+    }
+    const ownTime =
+      relation.timestamp >= 0 ? parseTimestamp(textAt(values, relation.timestamp)) : undefined;
     return {
       ok: true,
       event: {
@@ -277,6 +278,15 @@ type Identity = Pick<OutboxColumns, 'id' | 'aggregateType' | 'aggregateId' | 'ty
  * reason code and the field's name as the source calls it (column or JSON key); rows and
  * table-less messages are checked alike.
  */
+/** A column's value as text; null for SQL NULL (and for a column the row does not have). */
+function textAt(values: InsertMessage['values'], index: number): string | null {
+  const value = values[index];
+  return Buffer.isBuffer(value) ? value.toString('utf8') : null;
+}
+
+/** The additional fields of an event when none are configured: one shared, frozen object. */
+const NO_FIELDS: Record<string, string | null> = Object.freeze({});
+
 export function firstMissing(
   values: { [K in keyof Identity]: string | null | undefined },
   names: Identity,

@@ -14,7 +14,8 @@ export function topicProblem(topic: string): string | undefined {
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export type RenderedTopic = { ok: true; topic: string } | { ok: false; missing: string };
+export type RenderedTopic =
+  { readonly ok: true; readonly topic: string } | { readonly ok: false; readonly missing: string };
 
 /**
  * A topic name with `{field}` placeholders, e.g. `{tenant}.outbox.{aggregateType}`. What a field
@@ -23,7 +24,8 @@ export type RenderedTopic = { ok: true; topic: string } | { ok: false; missing: 
 export class TopicTemplate {
   /** Literal text and field names, alternating: literal, field, literal, ..., literal. */
   private readonly parts: readonly string[];
-  private readonly cache = new Map<string, string>();
+  /** Rendered topics by their field values (joined by NUL), shared: one per topic, not per event. */
+  private readonly cache = new Map<string, RenderedTopic>();
 
   private constructor(readonly text: string) {
     this.parts = text.split(PLACEHOLDER);
@@ -62,20 +64,28 @@ export class TopicTemplate {
 
   /** The topic for these field values; the first field without a value (null, absent, blank) otherwise. */
   render(value: (field: string) => string | null | undefined): RenderedTopic {
-    if (this.parts.length === 1) return { ok: true, topic: this.text };
-    const values: string[] = [];
-    for (let i = 1; i < this.parts.length; i += 2) {
-      const v = value(this.parts[i]!);
+    const parts = this.parts;
+    if (parts.length === 1) return this.constant;
+    let key = '';
+    for (let i = 1; i < parts.length; i += 2) {
+      const v = value(parts[i]!);
       if (v === null || v === undefined || v.trim() === '')
-        return { ok: false, missing: this.parts[i]! };
-      values.push(v);
+        return { ok: false, missing: parts[i]! };
+      key = i === 1 ? v : `${key}\u0000${v}`;
     }
-    const key = values.join('\u0000');
-    let topic = this.cache.get(key);
-    if (topic === undefined) {
-      topic = this.parts.map((p, i) => (i % 2 === 0 ? p : values[(i - 1) / 2])).join('');
-      if (this.cache.size < 10_000) this.cache.set(key, topic);
+    let rendered = this.cache.get(key);
+    if (rendered === undefined) {
+      // A new combination: look the values up again (rare) rather than keep them per event.
+      const topic = parts.map((p, i) => (i % 2 === 0 ? p : value(p)!)).join('');
+      rendered = { ok: true, topic };
+      if (this.cache.size < 10_000) this.cache.set(key, rendered);
     }
-    return { ok: true, topic };
+    return rendered;
   }
+
+  private get constant(): RenderedTopic {
+    return (this.constantTopic ??= { ok: true, topic: this.text });
+  }
+
+  private constantTopic: RenderedTopic | undefined;
 }

@@ -35,8 +35,9 @@ interface Plan {
   keyLength: number;
   value: Bytes | null;
   valueLength: number;
-  /** name, its byte length, value, its byte length; repeated. */
-  headers: Array<Bytes | number>;
+  /** This record's headers in `headerParts`: [headersStart, headersEnd). */
+  headersStart: number;
+  headersEnd: number;
   bodySize: number;
 }
 
@@ -59,6 +60,8 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
   const { messages, firstTimestamp, dateNow } = batch;
   const count = messages.length;
   const plans = new Array<Plan>(count);
+  /** Every record's headers, one after the other: name, its byte length, value, its byte length. */
+  const headerParts: Array<Bytes | number> = [];
   let recordsSize = 0;
 
   for (let i = 0; i < count; i++) {
@@ -70,16 +73,18 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
     const value = plainBytes(message.value);
     if (key === undefined || value === undefined) return;
 
-    const headers: Array<Bytes | number> = [];
-    const source = message.headers ?? {};
-    for (const name of Object.keys(source)) {
-      const entry = source[name];
-      const values: unknown[] = Array.isArray(entry) ? entry : [entry];
-      for (const headerValue of values) {
-        if (typeof headerValue !== 'string' && !Buffer.isBuffer(headerValue)) return;
-        headers.push(name, Buffer.byteLength(name), headerValue, Buffer.byteLength(headerValue));
+    const headersStart = headerParts.length;
+    const source = message.headers ?? undefined;
+    if (source !== undefined) {
+      for (const name of Object.keys(source)) {
+        const entry = source[name];
+        if (Array.isArray(entry)) {
+          for (const headerValue of entry as unknown[])
+            if (!addHeader(headerParts, name, headerValue)) return;
+        } else if (!addHeader(headerParts, name, entry)) return;
       }
     }
+    const headersEnd = headerParts.length;
 
     const keyLength = key === null ? -1 : Buffer.byteLength(key);
     const valueLength = value === null ? -1 : Buffer.byteLength(value);
@@ -91,13 +96,22 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
       Math.max(keyLength, 0) +
       sizeOfVarInt(valueLength) +
       Math.max(valueLength, 0) +
-      sizeOfVarInt(headers.length / 4);
-    for (let h = 0; h < headers.length; h += 4) {
-      const nameLength = headers[h + 1] as number;
-      const valueBytes = headers[h + 3] as number;
+      sizeOfVarInt((headersEnd - headersStart) / 4);
+    for (let h = headersStart; h < headersEnd; h += 4) {
+      const nameLength = headerParts[h + 1] as number;
+      const valueBytes = headerParts[h + 3] as number;
       bodySize += sizeOfVarInt(nameLength) + nameLength + sizeOfVarInt(valueBytes) + valueBytes;
     }
-    plans[i] = { timestampDelta, key, keyLength, value, valueLength, headers, bodySize };
+    plans[i] = {
+      timestampDelta,
+      key,
+      keyLength,
+      value,
+      valueLength,
+      headersStart,
+      headersEnd,
+      bodySize,
+    };
     recordsSize += sizeOfVarInt(bodySize) + bodySize;
   }
 
@@ -133,16 +147,22 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
     at = writeVarInt(buf, at, i);
     at = writeBytes(buf, at, plan.key, plan.keyLength);
     at = writeBytes(buf, at, plan.value, plan.valueLength);
-    const headers = plan.headers;
-    at = writeVarInt(buf, at, headers.length / 4);
-    for (let h = 0; h < headers.length; h += 4) {
-      at = writeBytes(buf, at, headers[h] as Bytes, headers[h + 1] as number);
-      at = writeBytes(buf, at, headers[h + 2] as Bytes, headers[h + 3] as number);
+    at = writeVarInt(buf, at, (plan.headersEnd - plan.headersStart) / 4);
+    for (let h = plan.headersStart; h < plan.headersEnd; h += 4) {
+      at = writeBytes(buf, at, headerParts[h] as Bytes, headerParts[h + 1] as number);
+      at = writeBytes(buf, at, headerParts[h + 2] as Bytes, headerParts[h + 3] as number);
     }
   }
   if (at !== total) throw new Error(`record batch size mismatch: wrote ${at} of ${total} bytes`);
   buf.writeUInt32BE(crc32c(buf.subarray(bodyStart, total)), crcAt);
   return buf;
+}
+
+/** Adds one header (name, value and their byte lengths); false for a value kafkajs would not take. */
+function addHeader(parts: Array<Bytes | number>, name: string, value: unknown): boolean {
+  if (typeof value !== 'string' && !Buffer.isBuffer(value)) return false;
+  parts.push(name, Buffer.byteLength(name), value, Buffer.byteLength(value));
+  return true;
 }
 
 /** A key or value as kafkajs writes it: null, a Buffer, or a string; else undefined. */
