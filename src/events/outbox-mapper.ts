@@ -167,10 +167,7 @@ export class OutboxMapper {
     const relation = this.relations.get(message.relationId);
     if (relation === undefined) return undefined;
     const row: Record<string, string | null> = {};
-    relation.names.forEach((name, i) => {
-      const value = message.values[i];
-      row[name] = Buffer.isBuffer(value) ? value.toString('utf8') : null;
-    });
+    relation.names.forEach((name, i) => (row[name] = message.values.text(i)));
     return row;
   }
 
@@ -180,15 +177,14 @@ export class OutboxMapper {
     if (relation === undefined) return undefined;
     const { indexes } = relation;
     const { values } = message;
-    const id = textAt(values, indexes.id);
-    const aggregateType = textAt(values, indexes.aggregateType);
-    const aggregateId = textAt(values, indexes.aggregateId);
-    const type = textAt(values, indexes.type);
-    const payloadValue = values[indexes.payload];
-    // Copy: the decoded value is a view into the connection's read buffer, which pg reuses for
-    // later messages while this event still waits for Kafka (found by the crash test as corrupt
-    // JSON on the topic).
-    const payload = Buffer.isBuffer(payloadValue) ? Buffer.from(payloadValue) : null;
+    const id = values.text(indexes.id);
+    const aggregateType = values.text(indexes.aggregateType);
+    const aggregateId = values.text(indexes.aggregateId);
+    const type = values.text(indexes.type);
+    // A copy: the decoded bytes live in the connection's read buffer, which pg reuses for later
+    // messages while this event still waits for Kafka (found by the crash test as corrupt JSON
+    // on the topic).
+    const payload = values.copy(indexes.payload);
 
     const problem: readonly [InvalidRow['reason'], string] | undefined =
       firstMissing({ id, aggregateType, aggregateId, type }, this.columns) ??
@@ -212,17 +208,17 @@ export class OutboxMapper {
     }
     const metadata: Record<string, string> = {};
     for (const { index, header } of relation.headers) {
-      const value = textAt(values, index);
+      const value = values.text(index);
       if (value !== null) metadata[header] = value;
     }
     let fields = NO_FIELDS;
     if (relation.fields.length > 0) {
       fields = {};
       for (const { index, column } of relation.fields)
-        fields[column] = index < 0 ? null : textAt(values, index);
+        fields[column] = index < 0 ? null : values.text(index);
     }
     const ownTime =
-      relation.timestamp >= 0 ? parseTimestamp(textAt(values, relation.timestamp)) : undefined;
+      relation.timestamp >= 0 ? parseTimestamp(values.text(relation.timestamp)) : undefined;
     return {
       ok: true,
       event: {
@@ -273,20 +269,14 @@ function isJson(bytes: Buffer): boolean {
 
 type Identity = Pick<OutboxColumns, 'id' | 'aggregateType' | 'aggregateId' | 'type'>;
 
+/** The additional fields of an event when none are configured: one shared, frozen object. */
+const NO_FIELDS: Record<string, string | null> = Object.freeze({});
+
 /**
  * The first of id, aggregate type, aggregate id and event type that is missing or blank, with the
  * reason code and the field's name as the source calls it (column or JSON key); rows and
  * table-less messages are checked alike.
  */
-/** A column's value as text; null for SQL NULL (and for a column the row does not have). */
-function textAt(values: InsertMessage['values'], index: number): string | null {
-  const value = values[index];
-  return Buffer.isBuffer(value) ? value.toString('utf8') : null;
-}
-
-/** The additional fields of an event when none are configured: one shared, frozen object. */
-const NO_FIELDS: Record<string, string | null> = Object.freeze({});
-
 export function firstMissing(
   values: { [K in keyof Identity]: string | null | undefined },
   names: Identity,

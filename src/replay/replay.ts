@@ -6,7 +6,7 @@ import type { Config } from '../config/load';
 import { AtLeastOnceDelivery } from '../delivery/at-least-once';
 import type { RelayError } from '../errors';
 import type { RecordMapper } from '../kafka/record-mapper';
-import type { RelationMessage } from '../replication/pgoutput-decoder';
+import { Tuple, type RelationMessage } from '../replication/pgoutput-decoder';
 import { withDatabase } from '../relay/database';
 import { EventIntake } from '../relay/event-intake';
 import { outboxLayout } from '../relay/from-config';
@@ -212,7 +212,11 @@ async function publishRows(
         const [xmin, commitUs, ...values] = row as Array<string | null>;
         const size = values.reduce((sum, v) => sum + (v?.length ?? 0), 0);
         const intaken = intake.row(
-          { tag: 'insert', relationId: relation.relationId, values: values.map(toBuffer) },
+          {
+            tag: 'insert',
+            relationId: relation.relationId,
+            values: Tuple.of(values.map(toBuffer)),
+          },
           {
             xid: Number(xmin),
             commitLsn: 0n,

@@ -42,16 +42,82 @@ export interface RelationMessage {
   columns: RelationColumn[];
 }
 
-/** A tuple's column values: text bytes, or null for SQL NULL. */
-export type TupleValues = Array<Buffer | null | typeof UNCHANGED_TOAST>;
+/** Column bounds for SQL NULL and for a TOASTed value the server did not send (updates only). */
+const NULL_VALUE = -1;
+const UNCHANGED_TOAST = -2;
 
-/** A TOASTed value the server did not send because it did not change (updates only). */
-export const UNCHANGED_TOAST = Symbol('unchanged-toast');
+/**
+ * A tuple's column values, left where they are in the message: read by index as text or as a
+ * copy of their bytes. A row costs one small typed array of offsets rather than a Buffer view per
+ * column (per-event allocations are most of the relay's garbage-collection time).
+ */
+export class Tuple {
+  /** Column i spans bytes[bounds[2i], bounds[2i+1]); bounds[2i] < 0 for NULL / unchanged TOAST. */
+  private constructor(
+    private readonly bytes: Buffer,
+    private readonly bounds: number[],
+  ) {}
+
+  /** A tuple of these values, for rows read with SQL rather than from the stream. */
+  static of(values: ReadonlyArray<Buffer | null>): Tuple {
+    const bounds: number[] = [];
+    let at = 0;
+    for (const value of values) {
+      bounds.push(value === null ? NULL_VALUE : at, (at += value?.length ?? 0));
+    }
+    return new Tuple(Buffer.concat(values.filter((v): v is Buffer => v !== null)), bounds);
+  }
+
+  static read(reader: Reader): Tuple {
+    const count = reader.i16();
+    // A plain array of small integers: cheaper to make than a typed array for a handful of columns.
+    const bounds: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const kind = reader.u8();
+      if (kind === 0x74 /* t */ || kind === 0x62 /* b */) {
+        const start = reader.skip(reader.i32());
+        bounds.push(start, reader.position);
+      } else if (kind === 0x6e /* n */) bounds.push(NULL_VALUE, 0);
+      else if (kind === 0x75 /* u */) bounds.push(UNCHANGED_TOAST, 0);
+      else throw new Error(`unknown tuple value kind 0x${kind.toString(16)}`);
+    }
+    return new Tuple(reader.buffer, bounds);
+  }
+
+  get length(): number {
+    return this.bounds.length / 2;
+  }
+
+  /** The value as UTF-8 text; null for SQL NULL, an unchanged TOAST value or a missing column. */
+  text(index: number): string | null {
+    const start = this.bounds[2 * index];
+    if (start === undefined || start < 0) return null;
+    return this.bytes.toString('utf8', start, this.bounds[2 * index + 1]);
+  }
+
+  /**
+   * A copy of the value's bytes (null as for `text`). A copy, not a view: the message's bytes
+   * live in the connection's read buffer, which is reused while the event waits for Kafka.
+   */
+  copy(index: number): Buffer | null {
+    const start = this.bounds[2 * index];
+    if (start === undefined || start < 0) return null;
+    const end = this.bounds[2 * index + 1]!;
+    const out = Buffer.allocUnsafe(end - start);
+    this.bytes.copy(out, 0, start, end);
+    return out;
+  }
+
+  /** True for a TOASTed value the server left out because it did not change. */
+  isUnchangedToast(index: number): boolean {
+    return this.bounds[2 * index] === UNCHANGED_TOAST;
+  }
+}
 
 export interface InsertMessage {
   tag: 'insert';
   relationId: number;
-  values: TupleValues;
+  values: Tuple;
 }
 
 export interface LogicalMessage {
@@ -73,7 +139,7 @@ export type PgoutputMessage =
 class Reader {
   private offset = 0;
 
-  constructor(private readonly buffer: Buffer) {}
+  constructor(readonly buffer: Buffer) {}
 
   u8(): number {
     const value = this.buffer.readUInt8(this.offset);
@@ -119,25 +185,25 @@ class Reader {
     return value;
   }
 
+  get position(): number {
+    return this.offset;
+  }
+
+  /** Steps over `length` bytes; returns where they start. */
+  skip(length: number): number {
+    const start = this.offset;
+    if (length < 0 || start + length > this.buffer.length)
+      throw new Error('value runs past the message');
+    this.offset += length;
+    return start;
+  }
+
   bytes(length: number): Buffer {
     if (this.offset + length > this.buffer.length) throw new Error('value runs past the message');
     const value = this.buffer.subarray(this.offset, this.offset + length);
     this.offset += length;
     return value;
   }
-}
-
-function readTuple(reader: Reader): TupleValues {
-  const count = reader.i16();
-  const values: TupleValues = new Array<Buffer | null>(count);
-  for (let i = 0; i < count; i++) {
-    const kind = reader.u8();
-    if (kind === 0x74 /* t */ || kind === 0x62 /* b */) values[i] = reader.bytes(reader.i32());
-    else if (kind === 0x6e /* n */) values[i] = null;
-    else if (kind === 0x75 /* u */) values[i] = UNCHANGED_TOAST;
-    else throw new Error(`unknown tuple value kind 0x${kind.toString(16)}`);
-  }
-  return values;
 }
 
 /** Decodes one pgoutput (protocol version 1) message. Throws on malformed input. */
@@ -179,7 +245,7 @@ export function decodePgoutput(data: Buffer): PgoutputMessage {
       const marker = reader.u8();
       if (marker !== 0x4e /* N */)
         throw new Error(`insert without new tuple (0x${marker.toString(16)})`);
-      return { tag: 'insert', relationId, values: readTuple(reader) };
+      return { tag: 'insert', relationId, values: Tuple.read(reader) };
     }
     case 0x4d /* M */: {
       const flags = reader.u8();

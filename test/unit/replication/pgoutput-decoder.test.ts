@@ -1,4 +1,4 @@
-import { decodePgoutput, UNCHANGED_TOAST } from '../../../src/replication/pgoutput-decoder';
+import { decodePgoutput, Tuple } from '../../../src/replication/pgoutput-decoder';
 import { PgoutputBuilder as B } from './pgoutput-builder';
 
 describe('decodePgoutput', () => {
@@ -45,17 +45,36 @@ describe('decodePgoutput', () => {
     expect(message.tag).toBe('insert');
     if (message.tag !== 'insert') return;
     expect(message.relationId).toBe(16384);
-    expect(message.values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v))).toEqual([
-      'id-1',
-      null,
-      '{"name": "Zoë ключ 🚀"}',
-    ]);
+    const { values } = message;
+    expect(values.length).toBe(3);
+    expect([0, 1, 2].map((i) => values.text(i))).toEqual(['id-1', null, '{"name": "Zoë ключ 🚀"}']);
+    expect(values.copy(2)).toEqual(Buffer.from('{"name": "Zoë ключ 🚀"}'));
+    expect(values.copy(1)).toBeNull();
+    // A column the row does not have reads as NULL.
+    expect(values.text(3)).toBeNull();
+  });
+
+  it('copies values out of the message: later changes to its bytes do not reach them', () => {
+    const bytes = B.insert(7, ['abc', 'payload']);
+    const message = decodePgoutput(bytes);
+    if (message.tag !== 'insert') throw new Error('not an insert');
+    const copy = message.values.copy(1)!;
+    bytes.fill(0);
+    expect(copy.toString()).toBe('payload');
+  });
+
+  it('builds tuples from values read with SQL the way the stream gives them', () => {
+    const tuple = Tuple.of([Buffer.from('a'), null, Buffer.from(''), Buffer.from('ключ')]);
+    expect([0, 1, 2, 3].map((i) => tuple.text(i))).toEqual(['a', null, '', 'ключ']);
+    expect(tuple.copy(3)).toEqual(Buffer.from('ключ'));
   });
 
   it('decodes an unchanged TOAST marker', () => {
     const bytes = new B().byte('I').u32(1).byte('N').i16(1).byte('u').build();
     const message = decodePgoutput(bytes);
-    expect(message.tag === 'insert' && message.values[0]).toBe(UNCHANGED_TOAST);
+    if (message.tag !== 'insert') throw new Error('not an insert');
+    expect(message.values.isUnchangedToast(0)).toBe(true);
+    expect(message.values.text(0)).toBeNull();
   });
 
   it('decodes logical decoding messages (pg_logical_emit_message)', () => {
