@@ -62,7 +62,7 @@ export async function createBenchTable(
   return bench;
 }
 
-/** Writes the events and returns the WAL position after the last commit. */
+/** Writes the events and returns the WAL position after the last commit record. */
 export async function fill(
   url: string,
   table: string,
@@ -73,7 +73,14 @@ export async function fill(
   return withSql(url, async (sql) => {
     await sql.query('set synchronous_commit = off');
     await sql.query('call bench_fill($1, $2, $3, $4, 0)', [table, events, perTxn, aggregates]);
-    const { rows } = await sql.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+    // The insert position: the end of the last commit record. pg_current_wal_lsn() is the WAL
+    // *write* position, which with synchronous_commit off may still be short of the commit: for
+    // a 1,000,000-row transaction it fell inside the transaction, and a relay that had (rightly)
+    // confirmed a keepalive's position inside it looked as if it had confirmed the end with none
+    // of the records published.
+    const { rows } = await sql.query<{ lsn: string }>(
+      'select pg_current_wal_insert_lsn()::text as lsn',
+    );
     return rows[0]!.lsn;
   });
 }
