@@ -5,18 +5,16 @@ import type { KafkaLogTap } from '../logger';
 import type { Config } from '../config/load';
 import { describeError, isRelayError, RelayError, toRelayError } from '../errors';
 import { formatLsn } from '../replication/lsn';
-import { preflight, type SlotState } from '../replication/preflight';
-import { backoffDelay, retryUntil, sleep } from '../retry/backoff';
+import { backoffDelay, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
-import { preflightOptions } from './from-config';
 import { AtLeastOnceDelivery } from '../delivery/at-least-once';
 import type { Delivery, DeliveryCallbacks } from '../delivery/delivery';
 import { ExactlyOnceDelivery } from '../delivery/exactly-once';
 import { Interrupts, type Interrupt } from './interrupts';
 import type { EventToken } from './session';
 import { ActiveSession } from './active-session';
+import { checkSlot, retryAtStartup } from './startup';
 import { SlotGuard } from './slot-gap';
-import { createSlotWithSnapshot } from '../replication/exported-snapshot';
 import { Heartbeat } from '../ops/heartbeat';
 import type { RelayOps } from '../ops/relay-ops';
 import type { RecordMapper } from '../kafka/record-mapper';
@@ -71,8 +69,8 @@ export class Relay {
   /** Runs until stopped (resolves) or an unrecoverable error (rejects with a RelayError). */
   async run(): Promise<void> {
     this.startupDeadline = Date.now() + this.config.startupTimeoutMs;
-    const slot = await this.retryAtStartup(this.startupDeadline, 'PostgreSQL', () =>
-      this.preflight(true),
+    const slot = await this.retryAtStartup('PostgreSQL', () =>
+      checkSlot(this.config, this.log, true),
     );
     if (slot === undefined) return;
     this.slotExisted = slot.created !== true;
@@ -87,13 +85,13 @@ export class Relay {
       'preflight passed',
     );
     try {
-      const connected = await this.retryAtStartup(this.startupDeadline, 'Kafka', () =>
+      const connected = await this.retryAtStartup('Kafka', () =>
         this.delivery.connect().then(() => true),
       );
       if (connected === undefined) return;
       this.ops.state.kafkaReachable = true;
       this.ops.state.kafkaFailing = () => this.delivery.isFailing;
-      const formatReady = await this.retryAtStartup(this.startupDeadline, 'Schema registry', () =>
+      const formatReady = await this.retryAtStartup('Schema registry', () =>
         this.records.start().then(() => true),
       );
       if (formatReady === undefined) return;
@@ -174,7 +172,7 @@ export class Relay {
 
   /** Preflight, then a session that holds the slot and streams (see ActiveSession.open). */
   private async openSession(standby: boolean): Promise<ActiveSession> {
-    const slot = await this.preflight(false);
+    const slot = await checkSlot(this.config, this.log, false);
     const active = await ActiveSession.open(
       {
         config: this.config,
@@ -302,56 +300,16 @@ export class Relay {
     this.interrupts.push(interrupt);
   }
 
-  private preflight(createSlot: boolean): Promise<SlotState> {
-    return this.withSql((sql) =>
-      preflight(
-        sql,
-        {
-          ...preflightOptions(this.config, createSlot),
-          replaceLostSlot: this.config.onSlotGap !== 'fail',
-          createSlotWithSnapshot:
-            createSlot && this.config.snapshotMode === 'initial'
-              ? () =>
-                  createSlotWithSnapshot(this.config.databaseUrl, this.config.slotName, this.log)
-              : undefined,
-        },
-        this.log.child({ module: 'preflight' }),
-      ),
-    );
-  }
-
   private withSql<T>(fn: (sql: Client) => Promise<T>): Promise<T> {
     return withDatabase(this.config.databaseUrl, fn);
   }
 
-  /** Start-up: retries retriable failures until the deadline, then fails with the last error. */
-  private async retryAtStartup<T>(
-    deadline: number,
-    what: string,
-    fn: () => Promise<T>,
-  ): Promise<T | undefined> {
-    const asRelayError = (err: unknown) =>
-      toRelayError(err, what === 'Kafka' ? 'KAFKA_SEND' : 'PG_UNREACHABLE');
-    try {
-      return await retryUntil(fn, {
-        deadline,
-        initialMs: this.config.retryInitialMs,
-        maxMs: this.config.retryMaxMs,
-        signal: this.stopSignal.signal,
-        retriable: (err) => asRelayError(err).retriable,
-        onRetry: (err, attempt, delayMs) => {
-          const error = asRelayError(err);
-          this.ops.error(error, 'startup');
-          this.log.warn(
-            { code: error.code, attempt, delayMs },
-            `${what} not ready at start-up: ${error.message}; retrying`,
-          );
-        },
-      });
-    } catch (err) {
-      const error = asRelayError(err);
-      this.ops.error(error);
-      throw error;
-    }
+  private retryAtStartup<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    return retryAtStartup(
+      { config: this.config, log: this.log, ops: this.ops, signal: this.stopSignal.signal },
+      this.startupDeadline,
+      what,
+      fn,
+    );
   }
 }
