@@ -27,8 +27,12 @@ export class TopicTemplate {
   /** Rendered topics by their field values (joined by NUL), shared: one per topic, not per event. */
   private readonly cache = new Map<string, RenderedTopic>();
 
+  /** The topic of a template without placeholders. */
+  private readonly constant: RenderedTopic;
+
   private constructor(readonly text: string) {
     this.parts = text.split(PLACEHOLDER);
+    this.constant = { ok: true, topic: text };
   }
 
   /** Parses a template; throws an Error saying what is wrong with it. */
@@ -82,10 +86,4 @@ export class TopicTemplate {
     }
     return rendered;
   }
-
-  private get constant(): RenderedTopic {
-    return (this.constantTopic ??= { ok: true, topic: this.text });
-  }
-
-  private constantTopic: RenderedTopic | undefined;
 }

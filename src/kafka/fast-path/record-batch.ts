@@ -74,7 +74,7 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
     if (key === undefined || value === undefined) return;
 
     const headersStart = headerParts.length;
-    const source = message.headers ?? undefined;
+    const source = message.headers ?? undefined; // kafkajs may pass null for "no headers"
     if (source !== undefined) {
       for (const name of Object.keys(source)) {
         const entry = source[name];
