@@ -1,8 +1,10 @@
 import Module from 'node:module';
 import {
   fastProduceRequest,
+  frameRequest,
   groupMessagesPerPartition,
   murmur2,
+  partitionerFactory,
   speedUpEncoder,
   type EncoderClass,
   type ProduceRequest,
@@ -12,14 +14,17 @@ import {
  * The relay's faster kafkajs produce path, carried in its own source and handed to kafkajs in
  * memory when the process starts, so it is the same however the relay was installed (a clone,
  * the npm tarball with install scripts off, npx, pnpm, the Docker image): no install script, no
- * patched files on disk. Four pieces, the same bytes on the wire as kafkajs' own (unit tests):
+ * patched files on disk. Five pieces, the same bytes on the wire as kafkajs' own (unit tests):
  *
- * - uncompressed record batches written in one pass into one buffer (`record-batch.ts`), inside
+ * - uncompressed record batches measured, then written in one pass (`record-batch.ts`), inside
  *   kafkajs' Produce request (v3, which v4-v7 reuse);
+ * - every request framed in one buffer of its exact size, a Produce request's batches written
+ *   straight into it (kafkajs copies a Produce request's batches four times, through growing encoders);
  * - messages grouped by partition in linear time (kafkajs copies each partition's list per
  *   message);
  * - murmur2 in 32-bit arithmetic instead of 64-bit Long emulation (same partitions as the Java
- *   client);
+ *   client), ASCII keys hashed without a Buffer, and the partitioner listing partitions with a
+ *   leader only for keyless messages (kafkajs lists them for every message);
  * - the encoder's varints written in place and its buffers grown without zero-filling.
  *
  * Importing this module installs them (the pieces are in `produce-path.ts`) by putting them in
@@ -44,8 +49,10 @@ export interface FastPathStatus {
 const PATHS = {
   group: 'kafkajs/src/producer/groupMessagesPerPartition',
   murmur2: 'kafkajs/src/producer/partitioners/default/murmur2',
+  partitioner: 'kafkajs/src/producer/partitioners/legacy/partitioner',
   produceV3: 'kafkajs/src/protocol/requests/produce/v3/request',
   encoder: 'kafkajs/src/protocol/encoder',
+  request: 'kafkajs/src/protocol/request',
 } as const;
 
 const replacements = new Map<string, unknown>();
@@ -88,7 +95,9 @@ function install(): FastPathStatus {
   replacements.set(PATHS.encoder, speedUpEncoder(Encoder));
   provide(PATHS.group, groupMessagesPerPartition);
   provide(PATHS.murmur2, murmur2);
+  provide(PATHS.partitioner, partitionerFactory);
   provide(PATHS.produceV3, fastProduceRequest(require(PATHS.produceV3) as ProduceRequest, Encoder));
+  provide(PATHS.request, frameRequest(Encoder));
   return fastPathStatus();
 }
 

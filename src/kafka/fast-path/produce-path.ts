@@ -1,4 +1,5 @@
-import { encodePartitionBatch, type BatchMessage } from './record-batch';
+import { randomBytes } from 'node:crypto';
+import { planPartitionBatch, type BatchMessage } from './record-batch';
 
 /**
  * The pieces of the relay's faster kafkajs produce path (installed by `install.ts`): each one
@@ -7,6 +8,8 @@ import { encodePartitionBatch, type BatchMessage } from './record-batch';
 export interface EncoderInstance {
   buf: Buffer;
   offset: number;
+  /** The bytes written so far. */
+  readonly buffer: Buffer;
   writeString(value: string | null): EncoderInstance;
   writeInt16(value: number): EncoderInstance;
   writeInt32(value: number): EncoderInstance;
@@ -58,16 +61,24 @@ export function groupMessagesPerPartition({
   return result;
 }
 
-/** murmur2 as the Java client computes it, in 32-bit arithmetic (kafkajs' seed and constants). */
+/**
+ * murmur2 as the Java client computes it over the key's UTF-8 bytes, in 32-bit arithmetic
+ * (kafkajs' seed and constants). An ASCII string is hashed as it is: its UTF-16 units are its
+ * UTF-8 bytes, so the usual key (a UUID, a number) costs no Buffer.
+ */
 export function murmur2(key: unknown): number {
-  const data = Buffer.isBuffer(key) ? key : Buffer.from(String(key));
+  const data = Buffer.isBuffer(key) ? key : asciiOrBytes(String(key));
   const length = data.length;
   const m = 0x5bd1e995;
   let h = 0x9747b28c ^ length;
   const length4 = Math.floor(length / 4);
   for (let i = 0; i < length4; i++) {
     const i4 = i * 4;
-    let k = data[i4]! | (data[i4 + 1]! << 8) | (data[i4 + 2]! << 16) | (data[i4 + 3]! << 24);
+    let k =
+      byteAt(data, i4) |
+      (byteAt(data, i4 + 1) << 8) |
+      (byteAt(data, i4 + 2) << 16) |
+      (byteAt(data, i4 + 3) << 24);
     k = Math.imul(k, m);
     k ^= k >>> 24;
     k = Math.imul(k, m);
@@ -75,10 +86,10 @@ export function murmur2(key: unknown): number {
   }
   const tail = length & ~3;
   const rest = length % 4;
-  if (rest === 3) h ^= data[tail + 2]! << 16;
-  if (rest >= 2) h ^= data[tail + 1]! << 8;
+  if (rest === 3) h ^= byteAt(data, tail + 2) << 16;
+  if (rest >= 2) h ^= byteAt(data, tail + 1) << 8;
   if (rest >= 1) {
-    h ^= data[tail]!;
+    h ^= byteAt(data, tail);
     h = Math.imul(h, m);
   }
   h ^= h >>> 13;
@@ -87,62 +98,208 @@ export function murmur2(key: unknown): number {
   return h;
 }
 
+interface PartitionerArgs {
+  topic: string;
+  partitionMetadata: Array<{ partitionId: number; leader: number }>;
+  message: { partition?: number | null; key?: unknown };
+}
+
+const toPositive = (x: number) => x & 0x7fffffff;
+
 /**
- * kafkajs' Produce v3 request with uncompressed partitions written by `encodePartitionBatch`;
- * anything it does not handle (compression, unusual input) is encoded by kafkajs itself.
+ * kafkajs' partitioner factory (`partitioners/legacy/partitioner`, its default partitioner's too)
+ * with the same choices: the message's own partition; else the key's hash modulo the partition
+ * count; else round robin, from a random start per topic, over the partitions that have a leader.
+ * kafkajs lists those partitions for every message; here only keyless messages need the list.
+ */
+export function partitionerFactory(
+  hash: (key: unknown) => number,
+): () => (args: PartitionerArgs) => number {
+  return () => {
+    const counters = new Map<string, number>();
+    const next = (topic: string) => {
+      const count = (counters.get(topic) ?? randomBytes(4).readUInt32BE(0)) + 1;
+      counters.set(topic, count);
+      return toPositive(count);
+    };
+    return ({ topic, partitionMetadata, message }) => {
+      if (message.partition !== null && message.partition !== undefined) return message.partition;
+      const partitions = partitionMetadata.length;
+      if (message.key !== null && message.key !== undefined)
+        return toPositive(hash(message.key)) % partitions;
+      const available = partitionMetadata.filter((p) => p.leader >= 0);
+      if (available.length > 0) return available[next(topic) % available.length]!.partitionId;
+      return next(topic) % partitions; // none has a leader: one of them all the same
+    };
+  };
+}
+
+const byteAt = (data: Buffer | string, i: number): number =>
+  typeof data === 'string' ? data.charCodeAt(i) : data[i]!;
+
+/** The string itself when it is all ASCII (its own UTF-8 bytes), else its UTF-8 bytes. */
+function asciiOrBytes(text: string): string | Buffer {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return Buffer.from(text);
+  return text;
+}
+
+/** A request body measured before it is written: its size, and a writer (returns the end). */
+export interface PlannedPayload {
+  size: number;
+  write(buf: Buffer, at: number): number;
+}
+
+/** What kafkajs' `protocol/request` frames: a request with `encode`, and optionally `plan`. */
+export interface KafkaRequest {
+  apiKey: number;
+  apiVersion: number;
+  encode(): Promise<EncoderInstance | { buffer: Buffer }>;
+  /** The body measured up front (the fast Produce request), or undefined to use `encode`. */
+  plan?: () => PlannedPayload | undefined;
+}
+
+/**
+ * kafkajs' Produce v3 request with uncompressed partitions written by `planPartitionBatch`;
+ * anything it does not handle (compression, unusual input) is encoded by kafkajs itself. Its
+ * `plan` lets `frameRequest` write every record batch straight into the buffer that goes to the
+ * socket; `encode` (the same bytes) is what kafkajs' own framing would call.
  */
 export function fastProduceRequest(general: ProduceRequest, Encoder: EncoderClass): ProduceRequest {
   const NONE = 0;
   return (args) => {
     const request = general(args);
     if ((args.compression ?? NONE) !== NONE) return request;
+    const plan = () => planUncompressed(args);
     return {
       ...request,
-      encode: async () => encodeUncompressed(args, Encoder) ?? request.encode(),
+      plan,
+      encode: async () => {
+        const planned = plan();
+        return planned === undefined ? request.encode() : written(planned, Encoder);
+      },
     };
   };
 }
 
-function encodeUncompressed(args: ProduceArgs, Encoder: EncoderClass): EncoderInstance | undefined {
+/** The request body `planned` in an encoder of its own (for callers other than `frameRequest`). */
+function written(planned: PlannedPayload, Encoder: EncoderClass): EncoderInstance {
+  const encoder = new Encoder(0);
+  encoder.buf = Buffer.allocUnsafe(planned.size);
+  encoder.offset = planned.write(encoder.buf, 0);
+  return encoder;
+}
+
+/**
+ * transactional_id NULLABLE_STRING, acks INT16, timeout INT32, [topic STRING, [partition entry]];
+ * undefined if a partition is left to kafkajs.
+ */
+function planUncompressed(args: ProduceArgs): PlannedPayload | undefined {
   const transactionalId = args.transactionalId ?? null;
   const producerId = args.producerId ?? -1;
   const producerEpoch = args.producerEpoch ?? 0;
-  const topics: EncoderInstance[] = [];
+  const topics: Array<{ topic: string; partitions: PlannedPayload[] }> = [];
+  let size = stringSize(transactionalId) + 2 + 4 + 4;
   for (const { topic, partitions } of args.topicData) {
-    const encoded: EncoderInstance[] = [];
+    const planned: PlannedPayload[] = [];
+    size += stringSize(topic) + 4;
     for (const { partition, firstSequence, messages } of partitions) {
-      // As kafkajs' partition encoder: "now" for messages without a timestamp, and the first and
-      // largest timestamp from the (string-)sorted list.
       const dateNow = Date.now();
-      const stamps = messages
-        .map((m) => m.timestamp)
-        .filter((t) => t !== null && t !== undefined)
-        .sort();
-      const timestamps = stamps.length === 0 ? [dateNow] : stamps;
-      const buffer = encodePartitionBatch({
+      const [firstTimestamp, maxTimestamp] = timestampRange(messages, dateNow);
+      const batch = planPartitionBatch({
         partition,
         messages,
-        firstTimestamp: Number(timestamps[0]),
-        maxTimestamp: Number(timestamps[timestamps.length - 1]),
+        firstTimestamp,
+        maxTimestamp,
         dateNow,
         transactional: transactionalId !== null,
         producerId,
         producerEpoch,
         firstSequence,
       });
-      if (buffer === undefined) return undefined;
-      const partitionEncoder = new Encoder(0);
-      partitionEncoder.buf = buffer;
-      partitionEncoder.offset = buffer.length;
-      encoded.push(partitionEncoder);
+      if (batch === undefined) return undefined;
+      planned.push(batch);
+      size += batch.size;
     }
-    topics.push(new Encoder().writeString(topic).writeArray(encoded));
+    topics.push({ topic, partitions: planned });
   }
-  return new Encoder()
-    .writeString(transactionalId)
-    .writeInt16(args.acks)
-    .writeInt32(args.timeout)
-    .writeArray(topics);
+  return {
+    size,
+    write: (buf, at) => {
+      at = writeString(buf, at, transactionalId);
+      at = buf.writeInt16BE(args.acks, at);
+      at = buf.writeInt32BE(args.timeout, at);
+      at = buf.writeInt32BE(topics.length, at);
+      for (const { topic, partitions } of topics) {
+        at = writeString(buf, at, topic);
+        at = buf.writeInt32BE(partitions.length, at);
+        for (const partition of partitions) at = partition.write(buf, at);
+      }
+      return at;
+    },
+  };
+}
+
+/**
+ * A batch's first and largest timestamp as kafkajs' partition encoder picks them: the first and
+ * last of the messages' timestamps sorted as strings (Array.prototype.sort's order), "now" when
+ * none has one. Found in one pass, without the three arrays kafkajs builds.
+ */
+function timestampRange(messages: readonly BatchMessage[], dateNow: number): [number, number] {
+  let first: string | undefined;
+  let last: string | undefined;
+  for (const { timestamp } of messages) {
+    if (timestamp === null || timestamp === undefined) continue;
+    const text = String(timestamp);
+    if (first === undefined || text < first) first = text;
+    if (last === undefined || text > last) last = text;
+  }
+  return first === undefined ? [dateNow, dateNow] : [Number(first), Number(last)];
+}
+
+/**
+ * kafkajs' request framing (`protocol/request`): INT32 size, then api key INT16, api version
+ * INT16, correlation id INT32, client id NULLABLE_STRING and the body, in one buffer of the exact
+ * size. kafkajs writes the same bytes through two growing encoders, copying the body twice; a
+ * planned body (the fast Produce request) is written into it directly, any other is copied once.
+ */
+export function frameRequest(Encoder: EncoderClass) {
+  return async ({
+    correlationId,
+    clientId,
+    request,
+  }: {
+    correlationId: number;
+    clientId: string | null | undefined;
+    request: KafkaRequest;
+  }): Promise<EncoderInstance> => {
+    const planned = request.plan?.();
+    const body = planned === undefined ? (await request.encode()).buffer : undefined;
+    const headerSize = 2 + 2 + 4 + stringSize(clientId);
+    const size = headerSize + (planned?.size ?? body!.length);
+    const encoder = new Encoder(0);
+    const buf = Buffer.allocUnsafe(4 + size);
+    let at = buf.writeInt32BE(size, 0);
+    at = buf.writeInt16BE(request.apiKey, at);
+    at = buf.writeInt16BE(request.apiVersion, at);
+    at = buf.writeInt32BE(correlationId, at);
+    at = writeString(buf, at, clientId);
+    at = planned === undefined ? at + body!.copy(buf, at) : planned.write(buf, at);
+    if (at !== buf.length) throw new Error(`request size mismatch: wrote ${at} of ${buf.length}`);
+    encoder.buf = buf;
+    encoder.offset = at;
+    return encoder;
+  };
+}
+
+/** Bytes of a NULLABLE_STRING: INT16 length (-1 for null) + UTF-8. */
+function stringSize(value: string | null | undefined): number {
+  return value === null || value === undefined ? 2 : 2 + Buffer.byteLength(value);
+}
+
+function writeString(buf: Buffer, at: number, value: string | null | undefined): number {
+  if (value === null || value === undefined) return buf.writeInt16BE(-1, at);
+  at = buf.writeInt16BE(Buffer.byteLength(value), at);
+  return at + buf.write(value, at);
 }
 
 /**

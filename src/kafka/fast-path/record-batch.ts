@@ -29,6 +29,12 @@ export interface PartitionBatch {
 
 type Bytes = string | Buffer;
 
+/** A partition's entry, measured: its size in bytes, and a writer of those bytes at `at` (returns the end). */
+export interface PlannedBatch {
+  size: number;
+  write(buf: Buffer, at: number): number;
+}
+
 interface Plan {
   timestampDelta: number;
   key: Bytes | null;
@@ -42,10 +48,10 @@ interface Plan {
 }
 
 /**
- * One partition's entry of a Produce request (v3+) for an uncompressed record batch, written in
- * one pass into one buffer: the bytes kafkajs' Record + RecordBatch + partition encoder produce
- * (the unit tests compare the two byte for byte), without an encoder, a growing buffer and a copy
- * per record, header and nesting level.
+ * One partition's entry of a Produce request (v3+) for an uncompressed record batch, measured
+ * first and then written straight into the request's one buffer: the bytes kafkajs' Record +
+ * RecordBatch + partition encoder produce (the unit tests compare the two byte for byte), without
+ * an encoder, a growing buffer and a copy per record, header and nesting level.
  *
  * Returns undefined for input it does not handle (a key, value or header value that is not a
  * string, Buffer or - for keys and values - null; a timestamp delta that is not a safe integer),
@@ -56,7 +62,7 @@ interface Plan {
  *   Attributes INT16, LastOffsetDelta INT32, FirstTimestamp INT64, MaxTimestamp INT64,
  *   ProducerId INT64, ProducerEpoch INT16, FirstSequence INT32, [Record]
  */
-export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined {
+export function planPartitionBatch(batch: PartitionBatch): PlannedBatch | undefined {
   const { messages, firstTimestamp, dateNow } = batch;
   const count = messages.length;
   const plans = new Array<Plan>(count);
@@ -118,9 +124,22 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
   // Attributes .. FirstSequence (36 bytes) + the records' count (4).
   const bodyLength = 40 + recordsSize;
   const batchLength = 4 + 1 + 4 + bodyLength;
-  const total = 4 + 4 + 8 + 4 + batchLength;
-  const buf = Buffer.allocUnsafe(total);
-  let at = 0;
+  const size = 4 + 4 + 8 + 4 + batchLength;
+  return { size, write: (buf, at) => writePlanned(buf, at, batch, plans, headerParts, size) };
+}
+
+function writePlanned(
+  buf: Buffer,
+  start: number,
+  batch: PartitionBatch,
+  plans: Plan[],
+  headerParts: Array<Bytes | number>,
+  size: number,
+): number {
+  const count = plans.length;
+  const total = start + size;
+  const batchLength = size - 20;
+  let at = start;
   at = buf.writeInt32BE(batch.partition, at);
   at = buf.writeInt32BE(8 + 4 + batchLength, at);
   at = writeInt64(buf, at, 0);
@@ -132,7 +151,7 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
   const bodyStart = at;
   at = buf.writeInt16BE(batch.transactional ? 16 : 0, at); // no compression, create time
   at = buf.writeInt32BE(count - 1, at);
-  at = writeInt64(buf, at, firstTimestamp);
+  at = writeInt64(buf, at, batch.firstTimestamp);
   at = writeInt64(buf, at, batch.maxTimestamp);
   at = writeInt64(buf, at, batch.producerId);
   at = buf.writeInt16BE(batch.producerEpoch, at);
@@ -153,9 +172,10 @@ export function encodePartitionBatch(batch: PartitionBatch): Buffer | undefined 
       at = writeBytes(buf, at, headerParts[h + 2] as Bytes, headerParts[h + 3] as number);
     }
   }
-  if (at !== total) throw new Error(`record batch size mismatch: wrote ${at} of ${total} bytes`);
+  if (at !== total)
+    throw new Error(`record batch size mismatch: wrote ${at - start} of ${size} bytes`);
   buf.writeUInt32BE(crc32c(buf.subarray(bodyStart, total)), crcAt);
-  return buf;
+  return total;
 }
 
 /** Adds one header (name, value and their byte lengths); false for a value kafkajs would not take. */

@@ -8,8 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import {
   fastProduceRequest,
+  frameRequest,
   groupMessagesPerPartition,
   murmur2,
+  partitionerFactory,
   speedUpEncoder,
   type EncoderClass,
   type ProduceArgs,
@@ -55,17 +57,25 @@ type PartitionArgs = {
 /** kafkajs' own Produce v3 request, and the relay's built on it. */
 const kafkajsProduce =
   require('kafkajs/src/protocol/requests/produce/v3/request') as ProduceRequest;
-speedUpEncoder(require('kafkajs/src/protocol/encoder') as EncoderClass);
-const produceRequest = fastProduceRequest(
-  kafkajsProduce,
-  require('kafkajs/src/protocol/encoder') as EncoderClass,
-);
+const KafkajsEncoder = require('kafkajs/src/protocol/encoder') as EncoderClass;
+speedUpEncoder(KafkajsEncoder);
+const produceRequest = fastProduceRequest(kafkajsProduce, KafkajsEncoder);
 /** kafkajs' default partitioner with the relay's murmur2 (the factory kafkajs builds it with). */
 const createPartitioner = require('kafkajs/src/producer/partitioners/legacy/partitioner') as (
   hash: (key: unknown) => number,
 ) => () => (args: PartitionerArgs) => number;
-const partitionerWith = () => createPartitioner(murmur2)();
+const partitionerWith = () => partitionerFactory(murmur2)() as (args: PartitionerArgs) => number;
 const Long = require('kafkajs/src/utils/long') as { fromValue(v: number): unknown };
+/** kafkajs' own request framing (size, api key and version, correlation id, client id). */
+const kafkajsFrame = require('kafkajs/src/protocol/request') as (args: {
+  correlationId: number;
+  clientId: string | null;
+  request: object;
+}) => Promise<{ buffer: Buffer }>;
+/** kafkajs' Metadata v0 request (a request the relay does not plan). */
+const metadataRequest = require('kafkajs/src/protocol/requests/metadata/v0/request') as (args: {
+  topics: string[];
+}) => object;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const metadata = (partitions: number): PartitionerArgs['partitionMetadata'] =>
@@ -78,11 +88,12 @@ const metadata = (partitions: number): PartitionerArgs['partitionMetadata'] =>
   }));
 
 describe('the fast produce path', () => {
-  it('partitions keyed records as the Java client does, for string and Buffer keys', () => {
+  it('partitions keyed records as the Java client does, for ASCII, other string and Buffer keys', () => {
     // javaPartition is written from the Java client's algorithm and checked against its output.
     const partitioner = partitionerWith();
     for (let i = 0; i < 3000; i++) {
-      const key = `order-${i}-${randomBytes(i % 13).toString('hex')}-ü`;
+      // ASCII keys (hashed as strings) and others (hashed as their UTF-8 bytes).
+      const key = `order-${i}-${randomBytes(i % 13).toString('hex')}${i % 2 === 0 ? '' : '-ü'}`;
       const partitions = [1, 3, 6, 7, 12, 100][i % 6]!;
       const partitionFor = (k: string | Buffer) =>
         partitioner({
@@ -93,6 +104,38 @@ describe('the fast produce path', () => {
       expect(partitionFor(key)).toBe(javaPartition(key, partitions));
       expect(partitionFor(Buffer.from(key))).toBe(javaPartition(key, partitions));
     }
+  });
+
+  it("chooses partitions as kafkajs' partitioner does: own partition, key, round robin", () => {
+    const ours = partitionerWith();
+    const theirs = createPartitioner(murmur2)();
+    // Partition 2 has no leader: round robin skips it (keyed records do not).
+    const partitionMetadata = metadata(5).map((p) => ({
+      ...p,
+      leader: p.partitionId === 2 ? -1 : 1,
+    }));
+    const choose = (partitioner: typeof ours, message: PartitionerArgs['message']) =>
+      partitioner({ topic: 't', partitionMetadata, message });
+    for (let i = 0; i < 500; i++) {
+      const message = {
+        key: `agg-${i}`,
+        value: null,
+        ...(i % 3 === 0 ? { partition: i % 5 } : {}),
+      };
+      expect(choose(ours, message)).toBe(choose(theirs, message));
+    }
+    // Keyless: consecutive records go to consecutive partitions with a leader, from any start.
+    const keyless = Array.from({ length: 12 }, () => choose(ours, { key: null, value: null }));
+    const order = [0, 1, 3, 4];
+    const start = order.indexOf(keyless[0]!);
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(keyless).toEqual(keyless.map((_, i) => order[(start + i) % order.length]));
+    // No partition with a leader: still one of the topic's partitions.
+    const leaderless = metadata(3).map((p) => ({ ...p, leader: -1 }));
+    for (let i = 0; i < 6; i++)
+      expect([0, 1, 2]).toContain(
+        ours({ topic: 't', partitionMetadata: leaderless, message: { key: null, value: null } }),
+      );
   });
 
   it('checksums batches with CRC-32C as kafkajs does, for every tail length', () => {
@@ -218,6 +261,8 @@ describe('the fast produce path', () => {
       return [(await fast(args)).buffer, (await general(args)).buffer];
     }
 
+    const frame = frameRequest(KafkajsEncoder);
+
     it("writes the same bytes as kafkajs' general record batch encoder", async () => {
       jest.spyOn(Date, 'now').mockReturnValue(1_760_000_050_000);
       try {
@@ -234,6 +279,47 @@ describe('the fast produce path', () => {
             });
             expect(quick.length).toBe(slow.length);
             expect(quick.equals(slow)).toBe(true);
+          }
+        }
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
+    it("frames requests as kafkajs does, writing a Produce request's batches in place", async () => {
+      jest.spyOn(Date, 'now').mockReturnValue(1_760_000_050_000);
+      try {
+        const args = (size: number): PartitionArgs => ({
+          partition: 3,
+          messages: Array.from({ length: size }, (_, i) => randomMessage(i)),
+          transactionalId: size % 2 === 0 ? 'tx-\u00fc' : null,
+          firstSequence: 0,
+          producerId: Long.fromValue(42),
+          producerEpoch: 1,
+        });
+        // A Metadata request (no plan: its body is copied) and Produce requests of several sizes,
+        // one of them with input the single-pass encoder leaves to kafkajs.
+        const metadata = metadataRequest({ topics: ['outbox.event.order'] });
+        const requests = [
+          metadata,
+          ...[1, 2, 300].map((size) => produceRequest(request(args(size)))),
+          produceRequest(
+            request({
+              ...args(2),
+              messages: [{ key: 'k', value: 'v', timestamp: '9'.repeat(16) }],
+            }),
+          ),
+        ];
+        for (const [i, req] of requests.entries()) {
+          for (const clientId of ['outbox-relay', 'r\u00e9lay', null]) {
+            const ours = await frame({
+              correlationId: 7 + i,
+              clientId,
+              request: req as Parameters<typeof frame>[0]['request'],
+            });
+            const theirs = await kafkajsFrame({ correlationId: 7 + i, clientId, request: req });
+            expect(ours.buffer.equals(theirs.buffer)).toBe(true);
+            expect(ours.buffer.readInt32BE(0)).toBe(ours.buffer.length - 4);
           }
         }
       } finally {
