@@ -13,7 +13,7 @@ import {
   type InsertMessage,
   type LogicalMessage,
 } from '../replication/pgoutput-decoder';
-import type { ReplicationMessage } from '../replication/protocol';
+import { XLogData, type ReplicationMessage } from '../replication/protocol';
 import type { ReplicationStream } from '../replication/replication-stream';
 import type { TableName } from '../table-name';
 import { EventIntake, type Intake } from './event-intake';
@@ -214,7 +214,7 @@ export class StreamSession {
           this.sendStatus(true);
         return;
       }
-      this.handleData(message.data);
+      this.handleData(message.chunk, XLogData.DATA_START);
     } catch (err) {
       this.fail(
         toRelayError(err, 'REPLICATION_PROTOCOL', {
@@ -241,8 +241,10 @@ export class StreamSession {
     }
   }
 
-  private handleData(data: Buffer): void {
-    const message = decodePgoutput(data);
+  /** One pgoutput message: `chunk` from `start` on. */
+  private handleData(chunk: Buffer, start: number): void {
+    const message = decodePgoutput(chunk, start);
+    const size = chunk.length - start;
     switch (message.tag) {
       case 'begin':
         this.transactions.begin(message);
@@ -260,10 +262,10 @@ export class StreamSession {
         this.intake.relation(message);
         return;
       case 'insert':
-        this.onInsert(message, data.length);
+        this.onInsert(message, size);
         return;
       case 'message':
-        this.onMessage(message, data.length);
+        this.onMessage(message, size);
         return;
       default:
         // Updates and deletes of outbox rows (e.g. insert-then-delete to keep the table empty),

@@ -138,8 +138,14 @@ export type PgoutputMessage =
 
 class Reader {
   private offset = 0;
+  buffer: Buffer = Buffer.alloc(0);
 
-  constructor(readonly buffer: Buffer) {}
+  /** Reads `buffer` from `start` on. */
+  reset(buffer: Buffer, start: number): this {
+    this.buffer = buffer;
+    this.offset = start;
+    return this;
+  }
 
   u8(): number {
     const value = this.buffer.readUInt8(this.offset);
@@ -206,9 +212,15 @@ class Reader {
   }
 }
 
-/** Decodes one pgoutput (protocol version 1) message. Throws on malformed input. */
-export function decodePgoutput(data: Buffer): PgoutputMessage {
-  const reader = new Reader(data);
+/** One reader for every message: decoding is synchronous, and this is a per-message object less. */
+const shared = new Reader();
+
+/**
+ * Decodes one pgoutput (protocol version 1) message, `data` from `start` on (the XLogData chunk
+ * is read in place). Throws on malformed input.
+ */
+export function decodePgoutput(data: Buffer, start = 0): PgoutputMessage {
+  const reader = shared.reset(data, start);
   const tag = reader.u8();
   switch (tag) {
     case 0x42 /* B */:

@@ -9,12 +9,30 @@ import { readUInt64, type Lsn } from './lsn';
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC). */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n;
 
-export interface XLogData {
-  kind: 'xlogdata';
-  walStart: Lsn;
-  walEnd: Lsn;
+/**
+ * XLogData: the CopyData chunk as received, its WAL positions read when asked. The relay needs
+ * only the plugin's bytes, which it decodes in place from `DATA_START` (no view, no bigints: three
+ * of these per one-row transaction).
+ */
+export class XLogData {
+  readonly kind = 'xlogdata';
+  /** Where the output plugin's bytes (one pgoutput message) start in `chunk`. */
+  static readonly DATA_START = 25;
+
+  constructor(readonly chunk: Buffer) {}
+
+  get walStart(): Lsn {
+    return readUInt64(this.chunk, 1);
+  }
+
+  get walEnd(): Lsn {
+    return readUInt64(this.chunk, 9);
+  }
+
   /** The logical decoding output plugin's bytes (here: one pgoutput message). */
-  data: Buffer;
+  get data(): Buffer {
+    return this.chunk.subarray(XLogData.DATA_START);
+  }
 }
 
 export interface PrimaryKeepalive {
@@ -29,14 +47,7 @@ export type ReplicationMessage = XLogData | PrimaryKeepalive;
 
 export function parseCopyData(chunk: Buffer): ReplicationMessage {
   const tag = chunk[0];
-  if (tag === 0x77 /* w */) {
-    return {
-      kind: 'xlogdata',
-      walStart: readUInt64(chunk, 1),
-      walEnd: readUInt64(chunk, 9),
-      data: chunk.subarray(25),
-    };
-  }
+  if (tag === 0x77 /* w */) return new XLogData(chunk);
   if (tag === 0x6b /* k */) {
     return { kind: 'keepalive', walEnd: readUInt64(chunk, 1), replyRequested: chunk[17] === 1 };
   }

@@ -11,6 +11,7 @@ interface CopyConnection {
   stream: NodeJS.ReadableStream & { pause(): void; resume(): void };
   sendCopyFromChunk(chunk: Buffer): void;
   on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
+  removeAllListeners(event: 'copyData'): void;
   once(event: 'replicationStart', listener: () => void): void;
 }
 
@@ -123,6 +124,10 @@ export class ReplicationStream {
     const connection = client.connection as unknown as CopyConnection;
     const stream = new ReplicationStream(origin, client, connection);
     consumer.attach(stream);
+    // The stream's CopyData is ours alone: pg's Client hands each one to the active query, which
+    // for this one (not a COPY) does nothing, and a second listener makes Node copy the listener
+    // list on every message (three per one-row transaction).
+    connection.removeAllListeners('copyData');
     connection.on('copyData', ({ chunk }) => consumer.handle(parseCopyData(chunk)));
     const pluginOptions = [`proto_version '1'`, `publication_names '${options.publicationName}'`];
     if (options.messages === true) pluginOptions.push(`messages 'true'`);

@@ -3,6 +3,7 @@ import type { EventSink } from '../../../src/delivery/delivery';
 import { DEBEZIUM_LAYOUT } from '../../../src/events/outbox-mapper';
 import { RecordMapper } from '../../../src/kafka/record-mapper';
 import type { ReplicationStream } from '../../../src/replication/replication-stream';
+import { XLogData } from '../../../src/replication/protocol';
 import { CONFIRM_INTERVAL_MS, StreamSession, type EventToken } from '../../../src/relay/session';
 import { TableName } from '../../../src/table-name';
 import { PgoutputBuilder } from '../replication/pgoutput-builder';
@@ -46,8 +47,10 @@ function sessionWithStream() {
   );
   session.attach(stream);
   session.start(sink, undefined);
-  const data = (buffer: Buffer) =>
-    session.handle({ kind: 'xlogdata', walStart: 0n, walEnd: 0n, data: buffer });
+  // XLogData as the server sends it: 'w', two positions and the send time, then the message.
+  const header = Buffer.alloc(XLogData.DATA_START);
+  header[0] = 0x77;
+  const data = (buffer: Buffer) => session.handle(new XLogData(Buffer.concat([header, buffer])));
   data(
     PgoutputBuilder.relation(16384, 'public', 'outbox', [
       ['id', UUID],
