@@ -20,19 +20,16 @@ export interface RecordValues {
   resolve(records: readonly KafkaRecord[]): Promise<void>;
 }
 
-/** Records by topic, in the order given, as kafkajs sends them. */
+/**
+ * Records by topic, in the order given, as kafkajs sends them. A record is a kafkajs message as
+ * it is (key, value, headers, timestamp, partition; kafkajs ignores `topic` and changes nothing).
+ */
 export function groupByTopic(records: readonly KafkaRecord[]): Map<string, Message[]> {
   const byTopic = new Map<string, Message[]>();
   for (const record of records) {
     let messages = byTopic.get(record.topic);
     if (messages === undefined) byTopic.set(record.topic, (messages = []));
-    messages.push({
-      key: record.key,
-      value: record.value,
-      headers: record.headers,
-      timestamp: record.timestamp,
-      partition: record.partition,
-    });
+    messages.push(record);
   }
   return byTopic;
 }

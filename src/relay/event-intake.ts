@@ -5,7 +5,7 @@ import { mapMessage } from '../events/message-mapper';
 import { OutboxMapper, type MappedRow, type OutboxLayout } from '../events/outbox-mapper';
 import { deadLetterRecord } from '../kafka/dead-letter';
 import { recordBytes, type KafkaRecord, type RecordMapper } from '../kafka/record-mapper';
-import { recordOrDeadLetter, type RouteProblem } from '../kafka/route';
+import { recordOrDeadLetter, type Route, type RouteProblem } from '../kafka/route';
 import { formatLsn } from '../replication/lsn';
 import type {
   InsertMessage,
@@ -66,7 +66,10 @@ export class EventIntake {
   row(message: InsertMessage, source: EventSource, size: number): Intake | undefined {
     const mapped = this.mapper.onInsert(message, source);
     if (mapped === undefined) return undefined;
-    return this.intake(mapped, source, size, () => this.mapper.rowOf(message) ?? {}, this.table);
+    const route = this.route(mapped, source);
+    if (route.ok) return { record: route.record, bytes: Math.max(size, route.bytes) };
+    const row = this.mapper.rowOf(message) ?? {};
+    return this.deadLetter(source, row, this.table, route.problem, size);
   }
 
   /** Whether the message is a table-less event (anything else is left to the caller). */
@@ -80,20 +83,16 @@ export class EventIntake {
   message(message: LogicalMessage, source: EventSource, origin: string, size: number): Intake {
     const prefix = this.options.messagePrefix!;
     const mapped = mapMessage(message.content, message.lsn, origin, source, prefix);
+    const route = this.route(mapped, source);
+    if (route.ok) return { record: route.record, bytes: Math.max(size, route.bytes) };
     const row = mapped.ok ? {} : mapped.invalid.row;
-    return this.intake(mapped, source, size, () => row, `message:${prefix}`);
+    return this.deadLetter(source, row, `message:${prefix}`, route.problem, size);
   }
 
-  private intake(
-    mapped: MappedRow,
-    source: EventSource,
-    size: number,
-    row: () => Record<string, string | null>,
-    table: string,
-  ): Intake {
+  /** The event's record, or why it has none (traced when it has one). */
+  private route(mapped: MappedRow, source: EventSource): Route {
     const route = recordOrDeadLetter(mapped, this.records, this.options.maxRecordBytes);
-    if (!route.ok) return this.deadLetter(source, row(), table, route.problem, size);
-    if (this.log.isLevelEnabled('trace') && mapped.ok) {
+    if (route.ok && mapped.ok && this.log.isLevelEnabled('trace')) {
       const { event } = mapped;
       this.log.trace(
         {
@@ -106,7 +105,7 @@ export class EventIntake {
         'event read',
       );
     }
-    return { record: route.record, bytes: Math.max(size, route.bytes) };
+    return route;
   }
 
   private deadLetter(
