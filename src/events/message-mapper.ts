@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { formatLsn, type Lsn } from '../replication/lsn';
-import type { DomainEvent, EventSource } from './domain-event';
+import { commitTimeMs, sourceIn, type DomainEvent, type TransactionSource } from './domain-event';
 import { jsonMembers } from './json-members';
 import { firstMissing, type MappedRow } from './outbox-mapper';
 
@@ -49,7 +49,7 @@ export function mapMessage(
   content: Buffer,
   lsn: Lsn,
   origin: string,
-  source: Omit<EventSource, 'table'>,
+  source: TransactionSource,
   prefix: string,
 ): MappedRow {
   const raw = content.toString('utf8');
@@ -111,10 +111,10 @@ export function mapMessage(
       body.payload === undefined || body.payload === null
         ? null
         : Buffer.from(members.get('payload')!, 'utf8'),
-    occurredAt: new Date(Number(source.commitTimeUs / 1000n)),
+    occurredAt: new Date(commitTimeMs(source)),
     metadata,
     fields: row,
-    source: { ...source, table: `message:${prefix}` },
+    source: sourceIn(source, `message:${prefix}`),
   };
   return { ok: true, event };
 }

@@ -2,7 +2,7 @@ import type { DeadLetterReason } from '../dead-letter-reason';
 import { RelayError } from '../errors';
 import type { InsertMessage, RelationMessage } from '../replication/pgoutput-decoder';
 import type { TableName } from '../table-name';
-import type { DomainEvent, EventSource } from './domain-event';
+import { commitTimeMs, sourceIn, type DomainEvent, type TransactionSource } from './domain-event';
 
 /** Which outbox column holds each event field (Debezium's outbox layout by default). */
 export interface OutboxColumns {
@@ -172,7 +172,7 @@ export class OutboxMapper {
   }
 
   /** The event for an insert into the outbox table; undefined for any other relation. */
-  onInsert(message: InsertMessage, source: Omit<EventSource, 'table'>): MappedRow | undefined {
+  onInsert(message: InsertMessage, source: TransactionSource): MappedRow | undefined {
     const relation = this.relations.get(message.relationId);
     if (relation === undefined) return undefined;
     const { indexes } = relation;
@@ -227,10 +227,10 @@ export class OutboxMapper {
         aggregateId: aggregateId!,
         type: type!,
         payload,
-        occurredAt: ownTime ?? new Date(Number(source.commitTimeUs / 1000n)),
+        occurredAt: ownTime ?? new Date(commitTimeMs(source)),
         metadata,
         fields,
-        source: { ...source, table: this.qualifiedName },
+        source: sourceIn(source, this.qualifiedName),
       },
     };
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
-import type { EventSource as FullSource } from '../events/domain-event';
+import { commitTimeMs, type TransactionSource } from '../events/domain-event';
 import { mapMessage } from '../events/message-mapper';
 import { OutboxMapper, type MappedRow, type OutboxLayout } from '../events/outbox-mapper';
 import { deadLetterRecord } from '../kafka/dead-letter';
@@ -13,9 +13,6 @@ import type {
   RelationMessage,
 } from '../replication/pgoutput-decoder';
 import type { TableName } from '../table-name';
-
-/** Where an event sits in the WAL: its transaction. */
-type EventSource = Omit<FullSource, 'table'>;
 
 export interface IntakeOptions {
   table: TableName;
@@ -63,7 +60,7 @@ export class EventIntake {
   }
 
   /** The record for an outbox row; undefined for rows of other tables. */
-  row(message: InsertMessage, source: EventSource, size: number): Intake | undefined {
+  row(message: InsertMessage, source: TransactionSource, size: number): Intake | undefined {
     const mapped = this.mapper.onInsert(message, source);
     if (mapped === undefined) return undefined;
     const route = this.route(mapped, source);
@@ -80,7 +77,12 @@ export class EventIntake {
   }
 
   /** The record for a transactional table-less message. */
-  message(message: LogicalMessage, source: EventSource, origin: string, size: number): Intake {
+  message(
+    message: LogicalMessage,
+    source: TransactionSource,
+    origin: string,
+    size: number,
+  ): Intake {
     const prefix = this.options.messagePrefix!;
     const mapped = mapMessage(message.content, message.lsn, origin, source, prefix);
     const route = this.route(mapped, source);
@@ -90,7 +92,7 @@ export class EventIntake {
   }
 
   /** The event's record, or why it has none (traced when it has one). */
-  private route(mapped: MappedRow, source: EventSource): Route {
+  private route(mapped: MappedRow, source: TransactionSource): Route {
     const route = recordOrDeadLetter(mapped, this.records, this.options.maxRecordBytes);
     if (route.ok && mapped.ok && this.log.isLevelEnabled('trace')) {
       const { event } = mapped;
@@ -109,7 +111,7 @@ export class EventIntake {
   }
 
   private deadLetter(
-    source: EventSource,
+    source: TransactionSource,
     row: Record<string, string | null>,
     table: string,
     problem: RouteProblem,
@@ -136,7 +138,7 @@ export class EventIntake {
         table,
         commitLsn: source.commitLsn,
         xid: source.xid,
-        timestamp: String(source.commitTimeUs / 1000n),
+        timestamp: String(commitTimeMs(source)),
       },
       deadLetterTopic,
       maxRecordBytes,

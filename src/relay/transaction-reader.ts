@@ -1,6 +1,6 @@
 import type { AckTracker, TrackedTransaction } from '../ack/ack-tracker';
 import { isPublished, type PublishedPosition } from '../ack/published-position';
-import type { EventSource } from '../events/domain-event';
+import { commitTimeMs, type TransactionSource } from '../events/domain-event';
 import type { Lsn } from '../replication/lsn';
 import type { BeginMessage } from '../replication/pgoutput-decoder';
 import { pgTimestampToUnixMicros } from '../replication/protocol';
@@ -8,7 +8,7 @@ import { pgTimestampToUnixMicros } from '../replication/protocol';
 /** The WAL transaction being read. */
 export interface OpenTransaction {
   /** Where its events come from, built once per transaction. */
-  source: Omit<EventSource, 'table'>;
+  source: TransactionSource;
   /** The commit time in ms since the epoch (from `source.commitTimeUs`, once per transaction). */
   commitTimeMs: number;
   tracked: TrackedTransaction;
@@ -33,10 +33,14 @@ export class TransactionReader {
   constructor(private readonly tracker: AckTracker) {}
 
   begin(message: BeginMessage): void {
-    const commitTimeUs = pgTimestampToUnixMicros(message.commitTime);
+    const source = {
+      xid: message.xid,
+      commitLsn: message.finalLsn,
+      commitTimeUs: pgTimestampToUnixMicros(message.commitTime),
+    };
     this.open = {
-      source: { xid: message.xid, commitLsn: message.finalLsn, commitTimeUs },
-      commitTimeMs: Number(commitTimeUs / 1000n),
+      source,
+      commitTimeMs: commitTimeMs(source),
       tracked: this.tracker.begin(message.xid),
       events: 0,
       enqueued: 0,

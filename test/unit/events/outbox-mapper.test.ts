@@ -1,4 +1,5 @@
 import { TableName } from '../../../src/table-name';
+import { commitTimeMs } from '../../../src/events/domain-event';
 import { OutboxMapper, parseTimestamp } from '../../../src/events/outbox-mapper';
 import { isRelayError } from '../../../src/errors';
 import {
@@ -233,5 +234,25 @@ describe('parseTimestamp', () => {
   it('returns undefined for what it cannot read', () => {
     expect(parseTimestamp('yesterday')).toBeUndefined();
     expect(parseTimestamp(null)).toBeUndefined();
+  });
+});
+
+describe('commitTimeMs', () => {
+  it('truncates microseconds to milliseconds exactly as bigint division does', () => {
+    const values = [
+      0n,
+      999n,
+      1000n,
+      1_700_000_000_123_456n,
+      1_700_000_000_123_999n,
+      -1n,
+      -1_001n,
+      // Beyond 2^53 microseconds (the year 2255): bigint arithmetic.
+      2n ** 53n + 1_999n,
+      2n ** 60n + 7n,
+    ];
+    for (let i = 0; i < 2000; i++) values.push(1_600_000_000_000_000n + BigInt(i * 7919 * 1013));
+    for (const commitTimeUs of values)
+      expect(commitTimeMs({ commitTimeUs })).toBe(Number(commitTimeUs / 1000n));
   });
 });
