@@ -49,6 +49,7 @@ export class AtLeastOnceDelivery<T> implements Delivery<T> {
       topics,
       {
         batchMaxEvents: config.kafkaBatchMaxEvents,
+        lingerMs: config.kafkaLingerMs,
         batchMaxBytes: BATCH_MAX_BYTES,
         retryInitialMs: config.retryInitialMs,
         retryMaxMs: config.retryMaxMs,

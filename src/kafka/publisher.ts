@@ -11,6 +11,8 @@ export interface PublisherOptions {
   batchMaxBytes: number;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** A request for fewer than `batchMaxEvents` waits until its oldest event is this old (ms). */
+  lingerMs?: number;
 }
 
 export interface PublisherCallbacks<T> {
@@ -27,6 +29,8 @@ interface Item<T> {
   record: KafkaRecord;
   bytes: number;
   token: T;
+  /** When it was queued (performance.now()). */
+  at: number;
 }
 
 /**
@@ -68,8 +72,15 @@ export class KafkaPublisher<T> {
 
   enqueue(record: KafkaRecord, bytes: number, token: T): void {
     if (this.stopped) return;
-    this.queue.push({ record, bytes, token });
+    this.queue.push({ record, bytes, token, at: performance.now() });
+    this.queuedBytes += bytes;
     if (!this.sending) void this.pump();
+    else if (
+      this.lingering !== undefined &&
+      (this.queue.length >= this.options.batchMaxEvents ||
+        this.queuedBytes >= this.options.batchMaxBytes)
+    )
+      this.lingering.abort(); // the request is full: no reason to wait
   }
 
   /** At-least-once: where WAL transactions end does not change what is sent. */
@@ -82,6 +93,7 @@ export class KafkaPublisher<T> {
     const start = this.sending ? this.inFlightCount : 0;
     const dropped = this.queue.length - start;
     this.queue.length = start;
+    this.queuedBytes = this.queue.reduce((sum, item) => sum + item.bytes, 0);
     return dropped;
   }
 
@@ -95,29 +107,38 @@ export class KafkaPublisher<T> {
   stop(): void {
     this.stopped = true;
     this.abort.abort();
+    this.lingering?.abort();
   }
 
   private inFlightCount = 0;
+  /** Bytes of the queued items (those in the request in flight included). */
+  private queuedBytes = 0;
+  /** Set while a request that is not full waits for more events; aborted to send it at once. */
+  private lingering: AbortController | undefined;
 
   private async pump(): Promise<void> {
     this.sending = true;
     try {
       while (!this.stopped && this.queue.length > 0) {
-        let count = 0;
-        let bytes = 0;
-        const max = Math.min(this.options.batchMaxEvents, this.queue.length);
-        while (count < max) {
-          const next = this.queue[count]!.bytes;
-          if (count > 0 && bytes + next > this.options.batchMaxBytes) break;
-          bytes += next;
-          count++;
+        const first = this.nextBatch();
+        const wait = first.full
+          ? 0
+          : this.queue[0]!.at + (this.options.lingerMs ?? 0) - performance.now();
+        if (wait > 0) {
+          // Linger: more events may come to fill the request.
+          this.lingering = new AbortController();
+          await sleep(wait, this.lingering.signal);
+          this.lingering = undefined;
+          if (this.stopped || this.queue.length === 0) break;
         }
+        const { count, bytes } = wait > 0 ? this.nextBatch() : first;
         this.inFlightCount = count;
         const batch = this.queue.slice(0, count);
         const sent = await this.sendWithRetry(batch, bytes);
         this.inFlightCount = 0;
         if (!sent) return;
         this.queue.splice(0, count);
+        this.queuedBytes -= bytes;
         this.callbacks.onAcked(batch.map((item) => item.token));
       }
     } finally {
@@ -129,6 +150,21 @@ export class KafkaPublisher<T> {
         for (const resolve of waiters) resolve();
       }
     }
+  }
+
+  /** How many queued items the next request takes, their bytes, and whether it is full. */
+  private nextBatch(): { count: number; bytes: number; full: boolean } {
+    let count = 0;
+    let bytes = 0;
+    const max = Math.min(this.options.batchMaxEvents, this.queue.length);
+    while (count < max) {
+      const next = this.queue[count]!.bytes;
+      if (count > 0 && bytes + next > this.options.batchMaxBytes)
+        return { count, bytes, full: true };
+      bytes += next;
+      count++;
+    }
+    return { count, bytes, full: count === this.options.batchMaxEvents };
   }
 
   private async sendWithRetry(batch: Array<Item<T>>, bytes: number): Promise<boolean> {

@@ -14,6 +14,48 @@ const record: KafkaRecord = {
 };
 
 describe('KafkaPublisher', () => {
+  it('lingers with a request that is not full for more events, and sends a full one at once', async () => {
+    const requests: Array<{ records: number; at: number }> = [];
+    const publisher = new KafkaPublisher<number>(
+      {
+        sendBatch: ({ topicMessages }: { topicMessages: Array<{ messages: unknown[] }> }) => {
+          requests.push({ records: topicMessages[0]!.messages.length, at: performance.now() });
+          return Promise.resolve([]);
+        },
+      } as unknown as Producer,
+      {
+        prepare: (records: KafkaRecord[]) => Promise.resolve(groupByTopic(records)),
+      } as unknown as TopicCreator,
+      {
+        batchMaxEvents: 4,
+        batchMaxBytes: 1_000_000,
+        retryInitialMs: 1,
+        retryMaxMs: 1,
+        lingerMs: 60,
+      },
+      { onAcked: () => undefined, onFatal: () => undefined },
+      pino({ level: 'silent' }),
+    );
+    // Three events 20 ms apart: one request with all three, sent 60 ms after the first.
+    const start = performance.now();
+    publisher.enqueue(record, 10, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    publisher.enqueue(record, 10, 2);
+    await new Promise((r) => setTimeout(r, 20));
+    publisher.enqueue(record, 10, 3);
+    await publisher.whenIdle();
+    expect(requests.map((r) => r.records)).toEqual([3]);
+    expect(requests[0]!.at - start).toBeGreaterThanOrEqual(55);
+    // A full request (batchMaxEvents) does not wait; the rest lingers.
+    requests.length = 0;
+    const full = performance.now();
+    for (let i = 0; i < 5; i++) publisher.enqueue(record, 10, i);
+    await publisher.whenIdle();
+    expect(requests.map((r) => r.records)).toEqual([4, 1]);
+    expect(requests[0]!.at - full).toBeLessThan(40);
+    expect(requests[1]!.at - full).toBeGreaterThanOrEqual(55);
+  });
+
   it('canReportIdleOnceStoppedByAFatalErrorWithItemsStillQueued', async () => {
     const refused = Object.assign(new Error('The request included a message larger than the max'), {
       name: 'KafkaJSProtocolError',
