@@ -24,12 +24,20 @@ export const now = (): number => (performance.timeOrigin + performance.now()) / 
  * calls, which on single-row transactions made it slower than the relay; this reader measures
  * what the walsender can send and Node can take in, from its first message to the end (as the
  * relay's figure runs from its first record on the topic to its last). Returns seconds.
+ *
+ * With `bursts`, the reader stops reading for `pauseMs` every `everyMs`. A reader that takes each
+ * message as it arrives keeps the walsender's socket empty, so the walsender sends every message
+ * (three per one-row transaction) with a system call of its own; a busy reader (the relay) lets
+ * messages pile up and take one call for many. Measured side by side on one WAL: 31k events/s
+ * reading continuously, 45-55k/s reading in bursts; the relay itself 50k/s. The read ceiling is
+ * the faster of the two.
  */
 export async function bareReaderSeconds(
   databaseUrl: string,
   slot: string,
   publication: string,
   endLsn: string,
+  bursts?: { pauseMs: number; everyMs: number },
 ): Promise<number> {
   const end = parseLsn(endLsn);
   // From the first message on, as the relay's figure counts from its first record on the topic.
@@ -56,8 +64,16 @@ export async function bareReaderSeconds(
     pino({ level: 'silent' }),
   );
   const timer = setTimeout(() => finish?.(), 10 * 60_000);
+  const pauses =
+    bursts === undefined
+      ? undefined
+      : setInterval(() => {
+          stream?.pause();
+          setTimeout(() => stream?.resume(), bursts.pauseMs);
+        }, bursts.everyMs);
   await Promise.race([reached, stream.finished]);
   clearTimeout(timer);
+  clearInterval(pauses);
   const seconds = now() - started;
   await stream.close();
   return seconds;

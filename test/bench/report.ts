@@ -9,6 +9,8 @@ export interface ThroughputRow {
   produce: number;
   /** The relay's replication connection reading the slot without decoding (events/s) */
   bareReader?: number;
+  /** The same reader pausing 1 ms every 2 ms, so the walsender sends in batches (events/s) */
+  burstReader?: number;
   /** kafka-producer-perf-test (Java client, its defaults), for reference */
   javaProducer?: number;
   relay: number;
@@ -36,6 +38,8 @@ export interface LatencyRow extends LatencyResult {
   /** From commit to the relay having read the transaction (outbox_relay_read_latency_seconds). */
   readP50Ms?: number;
   readP99Ms?: number;
+  /** Checkpoint and autovacuum lines of PostgreSQL's log written during the window. */
+  serverEvents?: string[];
   /** The relay's event-loop delay over the window, and its GC pauses. */
   eventLoopDelayP99Ms?: number;
   eventLoopDelayMaxMs?: number;
@@ -77,14 +81,24 @@ const mib = (bytes: number | undefined) =>
   bytes === undefined || !Number.isFinite(bytes) ? '-' : `${Math.round(bytes / 1024 / 1024)} MiB`;
 const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
 
+/**
+ * The lower of the relay's two ceilings: reading (the fastest of pg_recvlogical and the bare
+ * readers: each is a way to read the slot, and the fastest shows what the walsender can send)
+ * and producing.
+ */
+export function lowerCeiling(t: ThroughputRow): number {
+  const read = Math.max(t.decode, t.bareReader ?? 0, t.burstReader ?? 0);
+  return Math.min(read, t.produce);
+}
+
 /** The results as Markdown tables (printed by the bench and pasted into the README). */
 export function markdown(results: BenchResults): string {
   const lines = [
-    '| workload | decode ceiling (pg_recvlogical) | read ceiling (bare Node reader) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | exactly-once | exactly-once / at-least-once | Debezium Server | relay / Debezium | relay peak RSS | exactly-once peak RSS | Debezium peak RSS |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | decode ceiling (pg_recvlogical) | read ceiling (bare Node reader) | read ceiling (reading in bursts) | produce ceiling (kafkajs) | Java producer (perf-test, reference) | outbox-relay | relay / decode | relay / produce | relay / lower ceiling | exactly-once | exactly-once / at-least-once | Debezium Server | relay / Debezium | relay peak RSS | exactly-once peak RSS | Debezium peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.throughput.map(
       (t) =>
-        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${t.bareReader === undefined ? '-' : `${n(t.bareReader)}/s`} | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${t.relayExactlyOnce === undefined ? '-' : `${n(t.relayExactlyOnce)}/s`} | ${pct(t.relayExactlyOnce ?? NaN, t.relay)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.relayExactlyOnceRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
+        `| ${t.workload} (${n(t.events)} events) | ${n(t.decode)}/s | ${t.bareReader === undefined ? '-' : `${n(t.bareReader)}/s`} | ${t.burstReader === undefined ? '-' : `${n(t.burstReader)}/s`} | ${n(t.produce)}/s | ${t.javaProducer === undefined ? '-' : `${n(t.javaProducer)}/s`} | ${n(t.relay)}/s | ${pct(t.relay, t.decode)} | ${pct(t.relay, t.produce)} | ${pct(t.relay, lowerCeiling(t))} | ${t.relayExactlyOnce === undefined ? '-' : `${n(t.relayExactlyOnce)}/s`} | ${pct(t.relayExactlyOnce ?? NaN, t.relay)} | ${t.debezium === undefined ? '-' : `${n(t.debezium)}/s`} | ${ratio(t.relay, t.debezium)} | ${mib(t.relayRssBytes)} | ${mib(t.relayExactlyOnceRssBytes)} | ${mib(t.debeziumRssBytes)} |`,
     ),
     ...results.throughput
       .filter((t) => t.relayAvroRegistry !== undefined)

@@ -8,7 +8,7 @@
  */
 // First: the produce ceiling runs kafkajs with the relay's produce path, as the relay does.
 import '../../src/kafka/fast-path/install';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
@@ -155,7 +155,13 @@ async function main(): Promise<void> {
     `${quick ? 'quick' : 'full'} run: ${plan.events.toLocaleString('en-US')} events per workload`,
   );
   const dbzHome = withDebezium ? await ensureDebezium() : undefined;
-  const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
+  // Checkpoints and autovacuum runs are logged, so a latency spike can be set beside them.
+  const [pg, kafka] = await Promise.all([
+    PostgresServer.start({
+      settings: { log_checkpoints: 'on', log_autovacuum_min_duration: 0 },
+    }),
+    KafkaServer.start(),
+  ]);
   const withRegistry = !process.argv.includes('--no-registry');
   /** The workload the Avro + registry run joins: 10-row transactions, else the first. */
   const avroTxnSize = plan.txnSizes.includes(10) ? 10 : plan.txnSizes[0];
@@ -181,17 +187,19 @@ async function main(): Promise<void> {
         'recv',
         'eos',
         'bare',
+        'burst',
         ...(dbzHome === undefined ? [] : ['dbz']),
         ...(avro ? ['avro'] : []),
       ];
       const bench = await createBenchTable(pg.url, name, readers);
-      const [relaySlot, recvSlot, eosSlot, bareSlot] = bench.slots as [
+      const [relaySlot, recvSlot, eosSlot, bareSlot, burstSlot] = bench.slots as [
+        string,
         string,
         string,
         string,
         string,
       ];
-      const dbzSlot = dbzHome === undefined ? undefined : bench.slots[4];
+      const dbzSlot = dbzHome === undefined ? undefined : bench.slots[5];
       const avroSlot = avro ? bench.slots[bench.slots.length - 1] : undefined;
       say(`${perTxn}-row transactions: writing ${plan.events} events ...`);
       const endLsn = await fill(pg.url, name, plan.events, perTxn, plan.aggregates);
@@ -200,6 +208,13 @@ async function main(): Promise<void> {
       say(`  decode ceiling: ${(plan.events / decodeS).toFixed(0)} events/s`);
       const bareS = await bareReaderSeconds(pg.url, bareSlot, bench.publication, endLsn);
       say(`  read ceiling (bare reader): ${(plan.events / bareS).toFixed(0)} events/s`);
+      const burstS = await bareReaderSeconds(pg.url, burstSlot, bench.publication, endLsn, {
+        pauseMs: 1,
+        everyMs: 2,
+      });
+      say(
+        `  read ceiling (bare reader, reading in bursts): ${(plan.events / burstS).toFixed(0)} events/s`,
+      );
 
       const catchUp = await relayCatchUp({
         pg,
@@ -282,6 +297,7 @@ async function main(): Promise<void> {
         events: plan.events,
         decode: plan.events / decodeS,
         bareReader: plan.events / bareS,
+        burstReader: plan.events / burstS,
         produce: plan.events / produceS,
         relay: relayEps,
         relayConfirmed: plan.events / (confirmedAt - streamingAt),
@@ -393,6 +409,8 @@ async function main(): Promise<void> {
             kafka: kafka.pid,
             bench: process.pid,
           });
+          const logFrom = statSync(pg.logFile).size;
+          const windowStart = new Date().toISOString();
           const result = await measureLatency({
             url: pg.url,
             table: name,
@@ -404,6 +422,7 @@ async function main(): Promise<void> {
             timeline: true,
           });
           const { machineBusy, cores } = cpu.stop();
+          const serverEvents = serverEventsSince(pg.logFile, logFrom);
           seqBase += rate * plan.latencySeconds + 1;
           const after = await scrape?.();
           const row: LatencyRow = {
@@ -412,6 +431,7 @@ async function main(): Promise<void> {
             rssBytes: rss(),
             machineBusy,
             cpuCores: cores,
+            serverEvents,
           };
           if (before !== undefined && after !== undefined) {
             const [ackBefore, ackAfter] = [latencyBuckets(before), latencyBuckets(after)];
@@ -446,6 +466,9 @@ async function main(): Promise<void> {
             )
               .map(([who, c]) => `${who} ${c.toFixed(2)}`)
               .join(', ')}; worst latency per second (ms): ${result.worstMsBySecond?.join(' ')}`,
+          );
+          say(
+            `    PostgreSQL in the window from ${windowStart} (checkpoints, autovacuum): ${serverEvents.length === 0 ? 'none' : serverEvents.join(' | ')}`,
           );
           if (row.readP99Ms !== undefined)
             say(
@@ -547,3 +570,12 @@ main().catch((err: unknown) => {
   );
   process.exitCode = 1;
 });
+
+/** Checkpoint and autovacuum lines PostgreSQL logged after byte `from` of its log. */
+function serverEventsSince(logFile: string, from: number): string[] {
+  const text = readFileSync(logFile).subarray(from).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => /checkpoint (starting|complete)|automatic (vacuum|analyze)/.test(line))
+    .map((line) => line.replace(/\s+/g, ' ').slice(0, 200));
+}
