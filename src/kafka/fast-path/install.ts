@@ -1,10 +1,8 @@
 import Module from 'node:module';
+import { groupMessagesPerPartition, murmur2, partitionerFactory } from './partitioning';
 import {
   fastProduceRequest,
   frameRequest,
-  groupMessagesPerPartition,
-  murmur2,
-  partitionerFactory,
   speedUpEncoder,
   type EncoderClass,
   type ProduceRequest,
@@ -27,7 +25,7 @@ import {
  *   leader only for keyless messages (kafkajs lists them for every message);
  * - the encoder's varints written in place and its buffers grown without zero-filling.
  *
- * Importing this module installs them (the pieces are in `produce-path.ts`) by putting them in
+ * Importing this module installs them (the pieces are in `produce-path.ts` and `partitioning.ts`) by putting them in
  * Node's module cache under kafkajs' own file names; it must come before anything imports kafkajs
  * (the first import of `cli.ts`). kafkajs' internals are version-specific: with another kafkajs
  * version nothing is replaced, and `fastPathStatus()` says why. (Jest has its own module

@@ -7,11 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  fastProduceRequest,
-  frameRequest,
   groupMessagesPerPartition,
   murmur2,
   partitionerFactory,
+} from '../../../src/kafka/fast-path/partitioning';
+import {
+  fastProduceRequest,
+  frameRequest,
   speedUpEncoder,
   type EncoderClass,
   type ProduceArgs,
