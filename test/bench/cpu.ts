@@ -42,7 +42,7 @@ export class CpuWindow {
     );
   }
 
-  stop(): { machineBusy: number; cores: Record<string, number> } {
+  stop(): { machineBusy: number; cores: Record<string, number>; seconds: number } {
     const machine = machineTicks();
     const seconds = (performance.now() - this.started) / 1000;
     const cores: Record<string, number> = {};
@@ -54,6 +54,38 @@ export class CpuWindow {
       machineBusy:
         (machine.busy - this.machineStart.busy) / (machine.total - this.machineStart.total),
       cores,
+      seconds,
     };
   }
+}
+
+/**
+ * CPU time per event of one catch-up (microseconds): the system under test, the walsender
+ * serving it and the broker, and the machine's busy share (0-1) meanwhile. With every core
+ * busy, events/s is a share of the machine; CPU per event is what each system costs.
+ */
+export interface CatchUpCpu {
+  systemUs: number;
+  walsenderUs: number;
+  kafkaUs: number;
+  machineBusy: number;
+}
+
+/** Watches `system`, the walsender serving it and the broker until `stop(events)`. */
+export function catchUpCpu(pids: { system: number; walsender?: number; kafka?: number }): {
+  stop(events: number): CatchUpCpu;
+} {
+  const window = new CpuWindow(pids);
+  return {
+    stop(events) {
+      const { machineBusy, cores, seconds } = window.stop();
+      const us = (name: string) => ((cores[name] ?? NaN) * seconds * 1e6) / events;
+      return {
+        systemUs: us('system'),
+        walsenderUs: us('walsender'),
+        kafkaUs: us('kafka'),
+        machineBusy,
+      };
+    },
+  };
 }

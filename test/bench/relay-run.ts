@@ -4,7 +4,8 @@ import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 import { now, watchTopic } from './measure';
-import { confirmedAtLeast, topicRecords } from './workload';
+import { catchUpCpu, type CatchUpCpu } from './cpu';
+import { confirmedAtLeast, topicRecords, walsenderPid } from './workload';
 
 /** What an exactly-once run adds: its own topics, so it never reads what the other run wrote. */
 export function exactlyOnceEnv(table: string): Record<string, string> {
@@ -49,6 +50,8 @@ export interface CatchUp {
   /** The slot confirmed `endLsn` with records missing from the topic (see `recordsAtConfirm`). */
   confirmedEarly: boolean;
   peakRssBytes: number;
+  /** CPU per event from "streaming" to the end (relay, its walsender, the broker). */
+  cpu: CatchUpCpu;
 }
 
 /**
@@ -77,6 +80,11 @@ export async function relayCatchUp(options: {
   try {
     await relay.waitUntilStreaming(120_000);
     const streamingAt = now();
+    const cpu = catchUpCpu({
+      system: relay.pid,
+      walsender: await walsenderPid(pg.url, slot),
+      kafka: kafka.pid,
+    });
     // Both watched at once: the slot confirming the end before the records are all on the topic
     // would be a relay acknowledging what it has not published (reported as `confirmedEarly`).
     const [seen, confirmed] = await Promise.all([
@@ -107,6 +115,7 @@ export async function relayCatchUp(options: {
       }),
     ]);
     const confirmedAt = confirmed.at;
+    const cpuPerEvent = cpu.stop(options.topic?.events ?? NaN);
     const confirmedEarly = options.topic !== undefined && confirmed.records < options.topic.events;
     if (confirmedEarly)
       process.stdout.write(
@@ -125,6 +134,7 @@ export async function relayCatchUp(options: {
       recordsAtConfirm: confirmed.records,
       confirmedEarly,
       peakRssBytes: relay.peakRss(),
+      cpu: cpuPerEvent,
     };
   } finally {
     await relay.stop();

@@ -1,3 +1,4 @@
+import type { CatchUpCpu } from './cpu';
 import type { LatencyResult } from './measure';
 
 export interface ThroughputRow {
@@ -27,6 +28,10 @@ export interface ThroughputRow {
   /** VALUE_FORMAT=avro with a schema registry (Apicurio), at-least-once, same WAL (events/s) */
   relayAvroRegistry?: number;
   relayAvroRegistryRssBytes?: number;
+  /** CPU per event of each catch-up: the system, the walsender serving it, the broker. */
+  relayCpu?: CatchUpCpu;
+  relayExactlyOnceCpu?: CatchUpCpu;
+  debeziumCpu?: CatchUpCpu;
 }
 
 export interface LatencyRow extends LatencyResult {
@@ -106,6 +111,7 @@ export function markdown(results: BenchResults): string {
         (t) =>
           `\nAvro through a schema registry (\`VALUE_FORMAT=avro\`, \`SCHEMA_REGISTRY_URL\`, Apicurio), ${t.workload}: ${n(t.relayAvroRegistry!)}/s, ${pct(t.relayAvroRegistry!, t.relay)} of JSON, peak RSS ${mib(t.relayAvroRegistryRssBytes)}.`,
       ),
+    ...cpuTable(results.throughput),
     '',
     '| write rate | system | p50 | p95 | p99 | max | received | peak RSS | relay commit-to-ack p50 / p99 (histogram) | commit-to-read p50 / p99 (histogram) | relay event-loop delay p99 / max | relay GC in the window |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -117,6 +123,28 @@ export function markdown(results: BenchResults): string {
     bigTransactionLine(results.bigTransaction),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** CPU per event of each catch-up above (runs before this table was added have none). */
+function cpuTable(rows: ThroughputRow[]): string[] {
+  if (!rows.some((t) => t.relayCpu !== undefined)) return [];
+  const us = (x: number | undefined) =>
+    x !== undefined && Number.isFinite(x) ? x.toFixed(1) : '-';
+  const cell = (c: CatchUpCpu | undefined) =>
+    c === undefined
+      ? '-'
+      : `${us(c.systemUs)} / ${us(c.walsenderUs)} / ${us(c.kafkaUs)} (${Math.round(100 * c.machineBusy)}%)`;
+  return [
+    '',
+    'CPU per event during each catch-up above, in microseconds: the system / the walsender serving it / the broker (machine busy meanwhile, of all cores):',
+    '',
+    '| workload | outbox-relay | exactly-once | Debezium Server | Debezium CPU / relay CPU |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (t) =>
+        `| ${t.workload} | ${cell(t.relayCpu)} | ${cell(t.relayExactlyOnceCpu)} | ${cell(t.debeziumCpu)} | ${ratio(t.debeziumCpu?.systemUs ?? NaN, t.relayCpu?.systemUs)} |`,
+    ),
+  ];
 }
 
 function bigTransactionLine(big: BenchResults['bigTransaction']): string {

@@ -15,7 +15,6 @@ import { KafkaServer } from '../harness/kafka';
 import { KAFKA_VERSION } from '../harness/kafka-jars';
 import { PostgresServer } from '../harness/postgres';
 import { RegistryServer } from '../harness/registry';
-import { withSql } from '../helpers/outbox';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 import { exactlyOnceEnv, relayCatchUp, relayEnvFor } from './relay-run';
@@ -30,8 +29,8 @@ import {
   watchTopic,
 } from './measure';
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
-import { createBenchTable, createTopic, dropBenchTable, fill } from './workload';
-import { CpuWindow } from './cpu';
+import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
+import { catchUpCpu, CpuWindow, type CatchUpCpu } from './cpu';
 
 const FULL = {
   events: 200_000,
@@ -93,6 +92,11 @@ function bucketPercentile(
 
 const say = (text: string) => process.stdout.write(`[bench] ${text}\n`);
 
+const cpuText = (cpu: CatchUpCpu | undefined) =>
+  cpu === undefined
+    ? 'CPU not measured'
+    : `CPU per event ${cpu.systemUs.toFixed(1)} us (walsender ${cpu.walsenderUs.toFixed(1)}, broker ${cpu.kafkaUs.toFixed(1)}; machine ${(100 * cpu.machineBusy).toFixed(0)}% busy)`;
+
 async function waitForSlotActive(url: string, slot: string, alive: () => boolean): Promise<void> {
   await waitFor(
     async () => {
@@ -101,17 +105,6 @@ async function waitForSlotActive(url: string, slot: string, alive: () => boolean
     },
     { timeoutMs: 120_000, description: `slot ${slot} to be streamed` },
   );
-}
-
-/** The walsender serving `slot` (its active pid), if one does. */
-async function walsenderPid(url: string, slot: string): Promise<number | undefined> {
-  return withSql(url, async (sql) => {
-    const { rows } = await sql.query<{ pid: number | null }>(
-      'select active_pid as pid from pg_replication_slots where slot_name = $1',
-      [slot],
-    );
-    return rows[0]?.pid ?? undefined;
-  });
 }
 
 /** Writes the Markdown table, JSON and chart of `results` into test/bench/results/. */
@@ -229,7 +222,7 @@ async function main(): Promise<void> {
       const { streamingAt, confirmedAt, peakRssBytes: relayRssBytes } = catchUp;
       const relayEps = plan.events / (seen.last - seen.first);
       say(
-        `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(catchUp.cpu)}`,
       );
 
       // Right after the JSON run, on the same WAL: the closest comparison the machine allows.
@@ -276,7 +269,7 @@ async function main(): Promise<void> {
       });
       const eosEps = plan.events / (eos.last - eos.first);
       say(
-        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once; confirmed: ${(plan.events / (eos.confirmedAt - eos.streamingAt)).toFixed(0)}/s), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once; confirmed: ${(plan.events / (eos.confirmedAt - eos.streamingAt)).toFixed(0)}/s), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(eos.cpu)}`,
       );
 
       const produceS = await produceSeconds(
@@ -305,6 +298,8 @@ async function main(): Promise<void> {
         relayExactlyOnce: eosEps,
         relayExactlyOnceConfirmed: plan.events / (eos.confirmedAt - eos.streamingAt),
         relayExactlyOnceRssBytes: eos.peakRssBytes,
+        relayCpu: catchUp.cpu,
+        relayExactlyOnceCpu: eos.cpu,
         ...(avroEps === undefined
           ? {}
           : { relayAvroRegistry: avroEps, relayAvroRegistryRssBytes: avroRss }),
@@ -321,17 +316,23 @@ async function main(): Promise<void> {
           brokers: kafka.brokers,
         });
         try {
-          const dbzSeen = await watchTopic(
-            kafka.brokers,
-            topic,
-            plan.events,
-            TIMEOUT_MS,
-            () => dbz.running,
-          );
+          // The topic is watched from the start (Debezium may stream before its slot is seen
+          // active); its CPU from the moment a walsender serves it.
+          const [dbzSeen, cpu] = await Promise.all([
+            watchTopic(kafka.brokers, topic, plan.events, TIMEOUT_MS, () => dbz.running),
+            waitForSlotActive(pg.url, dbzSlot, () => dbz.running).then(async () =>
+              catchUpCpu({
+                system: dbz.pid,
+                walsender: await walsenderPid(pg.url, dbzSlot),
+                kafka: kafka.pid,
+              }),
+            ),
+          ]);
+          row.debeziumCpu = cpu.stop(plan.events);
           row.debezium = plan.events / (dbzSeen.last - dbzSeen.first);
           row.debeziumRssBytes = dbz.peakRss();
           say(
-            `  Debezium Server: ${row.debezium.toFixed(0)} events/s, peak RSS ${(row.debeziumRssBytes / 2 ** 20).toFixed(0)} MiB`,
+            `  Debezium Server: ${row.debezium.toFixed(0)} events/s, peak RSS ${(row.debeziumRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(row.debeziumCpu)}`,
           );
         } catch (err) {
           say(`  Debezium Server failed: ${(err as Error).message}\n${dbz.log.slice(-3000)}`);

@@ -109,6 +109,17 @@ export async function dropBenchTable(url: string, bench: BenchTable): Promise<vo
   });
 }
 
+/** The walsender serving `slot` (its active pid), if one does. */
+export async function walsenderPid(url: string, slot: string): Promise<number | undefined> {
+  return withSql(url, async (sql) => {
+    const { rows } = await sql.query<{ pid: number | null }>(
+      'select active_pid as pid from pg_replication_slots where slot_name = $1',
+      [slot],
+    );
+    return rows[0]?.pid ?? undefined;
+  });
+}
+
 export async function confirmedAtLeast(sql: Client, slot: string, lsn: string): Promise<boolean> {
   const { rows } = await sql.query<{ done: boolean }>(
     'select confirmed_flush_lsn >= $2::pg_lsn as done from pg_replication_slots where slot_name = $1',
