@@ -16,18 +16,10 @@ import {
 import { XLogData, type ReplicationMessage } from '../replication/protocol';
 import type { ReplicationStream } from '../replication/replication-stream';
 import type { TableName } from '../table-name';
+import { Confirmations } from './confirmations';
 import { EventIntake, type Intake } from './event-intake';
 import { FlowControl } from './flow-control';
 import { TransactionReader, type OpenTransaction } from './transaction-reader';
-
-/**
- * Least time between two confirmations PostgreSQL did not ask for. Confirming after every
- * acknowledgement cost a socket write in the relay and a reply to process in the walsender per
- * transaction (at 1,000 single-row transactions/s, a thousand a second); this bounds them to ten a
- * second. The first confirmation after a quiet spell goes out at once; a crash re-publishes at
- * most this much more.
- */
-export const CONFIRM_INTERVAL_MS = 100;
 
 /** What the publisher carries for each event, to find its way back to its transaction. */
 export interface EventToken {
@@ -74,10 +66,7 @@ export class StreamSession {
   private readonly transactions: TransactionReader;
   /** When flow control paused reading (undefined: not paused by it). */
   private flowPausedAt: number | undefined;
-  private lastSentLsn: Lsn = -1n;
-  /** When a status was last sent (performance.now()), and the timer of a deferred one. */
-  private lastSentAt = -Infinity;
-  private deferred: NodeJS.Timeout | undefined;
+  private readonly confirmations: Confirmations;
   private stream: ReplicationStream | undefined;
   private ended = false;
   private reading = true;
@@ -101,6 +90,7 @@ export class StreamSession {
     this.transactions = new TransactionReader(this.tracker);
     this.intake = new EventIntake(options, records, log);
     this.flow = new FlowControl(options.maxInFlightEvents, options.maxInFlightBytes);
+    this.confirmations = new Confirmations(() => this.tracker.confirmed, log);
   }
 
   get confirmed(): Lsn {
@@ -160,38 +150,13 @@ export class StreamSession {
   end(): void {
     this.ended = true;
     this.reading = false;
-    clearTimeout(this.deferred);
-    this.deferred = undefined;
+    this.confirmations.stop();
   }
 
-  /**
-   * Sends the confirmed position: with `force` always (PostgreSQL also reads it as a sign of
-   * life), otherwise when it moved, at most once per CONFIRM_INTERVAL_MS (later ones wait for
-   * the interval's end and send the position as it is then).
-   */
+  /** Sends the confirmed position (see Confirmations): with `force` at once. */
   sendStatus(force = false): void {
-    const confirmed = this.tracker.confirmed;
     if (this.stream === undefined || this.ended) return;
-    if (!force) {
-      if (confirmed === this.lastSentLsn || this.deferred !== undefined) return;
-      const wait = this.lastSentAt + CONFIRM_INTERVAL_MS - performance.now();
-      if (wait > 0) {
-        this.deferred = setTimeout(() => {
-          this.deferred = undefined;
-          this.sendStatus();
-        }, wait);
-        this.deferred.unref();
-        return;
-      }
-    }
-    clearTimeout(this.deferred);
-    this.deferred = undefined;
-    this.lastSentAt = performance.now();
-    this.stream.sendStatus(confirmed);
-    if (confirmed !== this.lastSentLsn) {
-      this.log.debug({ confirmedLsn: formatLsn(confirmed) }, 'confirmed position sent');
-    }
-    this.lastSentLsn = confirmed;
+    this.confirmations.send(this.stream, force);
   }
 
   /** Asks the server to answer at once with a keepalive: a live walsender always does. */

@@ -4,7 +4,8 @@ import { DEBEZIUM_LAYOUT } from '../../../src/events/outbox-mapper';
 import { RecordMapper } from '../../../src/kafka/record-mapper';
 import type { ReplicationStream } from '../../../src/replication/replication-stream';
 import { XLogData } from '../../../src/replication/protocol';
-import { CONFIRM_INTERVAL_MS, StreamSession, type EventToken } from '../../../src/relay/session';
+import { CONFIRM_INTERVAL_MS } from '../../../src/relay/confirmations';
+import { StreamSession, type EventToken } from '../../../src/relay/session';
 import { TableName } from '../../../src/table-name';
 import { PgoutputBuilder } from '../replication/pgoutput-builder';
 
