@@ -226,6 +226,8 @@ export interface LatencyResult {
   max: number;
   /** With `timeline`: the worst latency (ms) of the events committed in each second of the run. */
   worstMsBySecond?: number[];
+  /** With `timeline`: when the writers started (epoch seconds); second 0 of `worstMsBySecond`. */
+  writersStartedAt?: number;
   /** With `splitAtSecond`: the figures of the events committed from that second on. */
   afterSplit?: LatencyResult;
 }
@@ -399,6 +401,7 @@ export async function measureLatency(options: {
       worst[second] = Math.max(worst[second] ?? 0, Math.round(latency));
     }
     result.worstMsBySecond = Array.from(worst, (w) => w ?? 0);
+    result.writersStartedAt = started;
   }
   return result;
 }

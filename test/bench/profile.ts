@@ -1,15 +1,20 @@
 /**
  * `npm run bench:profile [-- --events N] [-- --rows 1,100] [-- --env NAME=value ...]`: the relay catching up a workload
  * under `node --cpu-prof`, and where its CPU time went, by owner (kafkajs, the relay's own code,
- * pg, Node internals, GC, idle) and by function. Profiles are kept in
+ * pg, Node internals, GC, idle) and by function. With `--rate N [--seconds S]` instead: the relay
+ * streaming live while 4 writers commit N single-row transactions/s for S s (default 15), as in
+ * the latency bench. Profiles are kept in
  * test/bench/results/profiles/ (not committed) for Chrome DevTools. Not part of `npm test`.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
-import { relayCatchUp } from './relay-run';
-import { createBenchTable, dropBenchTable, fill } from './workload';
+import { RelayProcess } from '../helpers/relay-process';
+import { CpuWindow } from './cpu';
+import { measureLatency } from './measure';
+import { relayCatchUp, relayEnvFor } from './relay-run';
+import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
 
 interface ProfileNode {
   id: number;
@@ -88,7 +93,64 @@ async function main(): Promise<void> {
   const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results', 'profiles');
   mkdirSync(dir, { recursive: true });
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
+  const report = (file: string, head: string) => {
+    const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+    say(`${head}; profile ${summary.totalMs.toFixed(0)} ms: ${file}`);
+    for (const { owner: who, share } of summary.byOwner.slice(0, 10))
+      say(`    ${(share * 100).toFixed(1).padStart(5)}%  ${who}`);
+    say('  top functions (self time):');
+    for (const { name: fn, share } of summary.byFunction)
+      say(`    ${(share * 100).toFixed(1).padStart(5)}%  ${fn}`);
+  };
+  const profileArgs = (name: string) => [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-name=${name}.cpuprofile`,
+  ];
   try {
+    const rate = Number(argument('--rate', 'NaN'));
+    if (Number.isFinite(rate)) {
+      const seconds = Number(argument('--seconds', '15'));
+      const name = `prof_live_${rate}_${Date.now() % 100_000}`;
+      const bench = await createBenchTable(pg.url, name, ['relay']);
+      await createTopic(kafka.brokers, bench.topic);
+      const relay = new RelayProcess(
+        { ...relayEnvFor(pg, kafka, name, bench.slots[0]!), ...overrides },
+        profileArgs(name),
+      );
+      let result;
+      let cpu;
+      try {
+        await relay.waitUntilStreaming(120_000);
+        const common = {
+          url: pg.url,
+          table: name,
+          brokers: kafka.brokers,
+          topic: bench.topic,
+          rate,
+        };
+        await measureLatency({ ...common, seconds: 2, seqBase: 0 }); // warm-up
+        const window = new CpuWindow({
+          relay: relay.pid,
+          walsender: await walsenderPid(pg.url, bench.slots[0]!),
+          kafka: kafka.pid,
+        });
+        result = await measureLatency({ ...common, seconds, seqBase: rate * 2 + 1 });
+        cpu = window.stop();
+      } finally {
+        await relay.stop();
+      }
+      report(
+        `${name}.cpuprofile`,
+        `live at ${rate}/s for ${seconds} s (after 2 s of warm-up): p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.received}/${result.sent} received; machine ${(100 * cpu.machineBusy).toFixed(0)}% busy, cores: ${Object.entries(
+          cpu.cores,
+        )
+          .map(([who, c]) => `${who} ${c.toFixed(2)}`)
+          .join(', ')}`,
+      );
+      await dropBenchTable(pg.url, bench);
+      return;
+    }
     for (const perTxn of rows) {
       const name = `prof_${perTxn}_${Date.now() % 100_000}`;
       const bench = await createBenchTable(pg.url, name, ['relay']);
@@ -104,20 +166,15 @@ async function main(): Promise<void> {
         timeoutMs: 600_000,
         topic: { name: bench.topic, events },
         env: overrides,
-        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`],
+        nodeArgs: profileArgs(name),
       });
       const { confirmedAt: caughtUpAt, peakRssBytes: rss } = seen;
       const file = readdirSync(dir).find((f) => !before.has(f) && f.startsWith(name));
       if (file === undefined) throw new Error(`the relay wrote no profile into ${dir}`);
-      const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
-      say(
-        `  ${(events / (seen.last - seen.first)).toFixed(0)} events/s on the topic, peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB (profiling included); profile ${summary.totalMs.toFixed(0)} ms (caught up ${(caughtUpAt - seen.first).toFixed(1)} s after the first record): ${file}`,
+      report(
+        file,
+        `  ${(events / (seen.last - seen.first)).toFixed(0)} events/s on the topic, peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB (profiling included), caught up ${(caughtUpAt - seen.first).toFixed(1)} s after the first record`,
       );
-      for (const { owner: who, share } of summary.byOwner.slice(0, 10))
-        say(`    ${(share * 100).toFixed(1).padStart(5)}%  ${who}`);
-      say('  top functions (self time):');
-      for (const { name: fn, share } of summary.byFunction)
-        say(`    ${(share * 100).toFixed(1).padStart(5)}%  ${fn}`);
       await dropBenchTable(pg.url, bench);
     }
   } finally {

@@ -50,6 +50,8 @@ export interface LatencyRow extends LatencyResult {
   eventLoopDelayMaxMs?: number;
   gcMs?: number;
   gcPauses?: number;
+  /** The broker JVM's GC pauses during the window: count, total and longest (ms). */
+  brokerGc?: { pauses: number; totalMs: number; maxMs: number };
   /** Time the relay's reading was paused by its in-flight bounds during the window. */
   flowPausedMs?: number;
   /** CPU over the window: the machine's busy share (0-1), and cores used by each process. */

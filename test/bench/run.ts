@@ -31,6 +31,7 @@ import {
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
 import { catchUpCpu, CpuWindow, type CatchUpCpu } from './cpu';
+import { brokerGcPausesSince, gcLogOffset } from './broker-gc';
 
 const FULL = {
   events: 200_000,
@@ -411,6 +412,7 @@ async function main(): Promise<void> {
             bench: process.pid,
           });
           const logFrom = statSync(pg.logFile).size;
+          const gcFrom = gcLogOffset(kafka.gcLogFile);
           const windowStart = new Date().toISOString();
           const result = await measureLatency({
             url: pg.url,
@@ -424,6 +426,7 @@ async function main(): Promise<void> {
           });
           const { machineBusy, cores } = cpu.stop();
           const serverEvents = serverEventsSince(pg.logFile, logFrom);
+          const gcPauses = brokerGcPausesSince(kafka.gcLogFile, gcFrom);
           seqBase += rate * plan.latencySeconds + 1;
           const after = await scrape?.();
           const row: LatencyRow = {
@@ -433,6 +436,11 @@ async function main(): Promise<void> {
             machineBusy,
             cpuCores: cores,
             serverEvents,
+            brokerGc: {
+              pauses: gcPauses.length,
+              totalMs: gcPauses.reduce((sum, p) => sum + p.ms, 0),
+              maxMs: Math.max(0, ...gcPauses.map((p) => p.ms)),
+            },
           };
           if (before !== undefined && after !== undefined) {
             const [ackBefore, ackAfter] = [latencyBuckets(before), latencyBuckets(after)];
@@ -467,6 +475,15 @@ async function main(): Promise<void> {
             )
               .map(([who, c]) => `${who} ${c.toFixed(2)}`)
               .join(', ')}; worst latency per second (ms): ${result.worstMsBySecond?.join(' ')}`,
+          );
+          const longPauses = gcPauses
+            .filter((p) => p.ms >= 10)
+            .map(
+              (p) =>
+                `${p.ms.toFixed(0)} ms in second ${Math.floor(p.at - (result.writersStartedAt ?? NaN))}`,
+            );
+          say(
+            `    broker GC in the window: ${gcPauses.length} pauses, ${row.brokerGc!.totalMs.toFixed(0)} ms in all, longest ${row.brokerGc!.maxMs.toFixed(1)} ms${longPauses.length > 0 ? `; from 10 ms: ${longPauses.join(', ')}` : ''}`,
           );
           say(
             `    PostgreSQL in the window from ${windowStart} (checkpoints, autovacuum): ${serverEvents.length === 0 ? 'none' : serverEvents.join(' | ')}`,

@@ -65,6 +65,11 @@ export class KafkaServer {
     return join(this.dir, 'kafka.log');
   }
 
+  /** The broker JVM's GC log (one line per pause, with its duration). */
+  get gcLogFile(): string {
+    return join(this.dir, 'gc.log');
+  }
+
   /** Pid of the broker while it runs. */
   get pid(): number | undefined {
     const child = this.child;
@@ -124,6 +129,7 @@ export class KafkaServer {
         `-Xms${this.heap}`,
         `-Xmx${this.heap}`,
         '-XX:+UseSerialGC',
+        `-Xlog:gc:file=${this.gcLogFile}:time`,
         '-Djava.awt.headless=true',
         `-Dlog4j2.configurationFile=${join(this.dir, 'log4j2.properties')}`,
         '-cp',
