@@ -24,6 +24,17 @@ function processTicks(pid: number): number {
   }
 }
 
+/** A window's CPU use as the bench prints it: "machine 93% busy; cores used: relay 0.20, ...". */
+export function describeCpu(window: {
+  machineBusy: number;
+  cores: Record<string, number>;
+}): string {
+  const cores = Object.entries(window.cores)
+    .map(([who, c]) => `${who} ${c.toFixed(2)}`)
+    .join(', ');
+  return `machine ${(100 * window.machineBusy).toFixed(0)}% busy; cores used: ${cores}`;
+}
+
 /**
  * CPU use over a window: the whole machine's busy share (of all cores) and, per named process,
  * cores used on average (1.0 = one core). Started by the constructor, read by `stop()`.

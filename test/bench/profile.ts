@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
 import { RelayProcess } from '../helpers/relay-process';
-import { CpuWindow } from './cpu';
+import { CpuWindow, describeCpu } from './cpu';
 import { measureLatency } from './measure';
 import { relayCatchUp, relayEnvFor } from './relay-run';
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
@@ -81,6 +81,48 @@ function argument(name: string, fallback: string): string {
   return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
 }
 
+/**
+ * The relay under the profiler while 4 writers commit `rate` single-row transactions/s for
+ * `seconds` (after 2 s of warm-up), as the latency bench does; returns its profile's file name and
+ * what the window showed (latency, CPU of the relay, its walsender and the broker).
+ */
+async function profileLive(
+  pg: PostgresServer,
+  kafka: KafkaServer,
+  rate: number,
+  seconds: number,
+  overrides: Record<string, string>,
+  profileArgs: (name: string) => string[],
+): Promise<{ file: string; head: string }> {
+  const name = `prof_live_${rate}_${Date.now() % 100_000}`;
+  const bench = await createBenchTable(pg.url, name, ['relay']);
+  await createTopic(kafka.brokers, bench.topic);
+  const relay = new RelayProcess(
+    { ...relayEnvFor(pg, kafka, name, bench.slots[0]!), ...overrides },
+    profileArgs(name),
+  );
+  try {
+    await relay.waitUntilStreaming(120_000);
+    const common = { url: pg.url, table: name, brokers: kafka.brokers, topic: bench.topic, rate };
+    await measureLatency({ ...common, seconds: 2, seqBase: 0 }); // warm-up
+    const window = new CpuWindow({
+      relay: relay.pid,
+      walsender: await walsenderPid(pg.url, bench.slots[0]!),
+      kafka: kafka.pid,
+    });
+    const result = await measureLatency({ ...common, seconds, seqBase: rate * 2 + 1 });
+    const cpu = window.stop();
+    return {
+      file: `${name}.cpuprofile`,
+      head: `live at ${rate}/s for ${seconds} s (after 2 s of warm-up): p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.received}/${result.sent} received; ${describeCpu(cpu)}`,
+    };
+  } finally {
+    // Stopped before the profile is read: the relay writes it when it exits.
+    await relay.stop();
+    await dropBenchTable(pg.url, bench);
+  }
+}
+
 async function main(): Promise<void> {
   const events = Number(argument('--events', '100000'));
   const rows = argument('--rows', '1,100').split(',').map(Number);
@@ -111,44 +153,8 @@ async function main(): Promise<void> {
     const rate = Number(argument('--rate', 'NaN'));
     if (Number.isFinite(rate)) {
       const seconds = Number(argument('--seconds', '15'));
-      const name = `prof_live_${rate}_${Date.now() % 100_000}`;
-      const bench = await createBenchTable(pg.url, name, ['relay']);
-      await createTopic(kafka.brokers, bench.topic);
-      const relay = new RelayProcess(
-        { ...relayEnvFor(pg, kafka, name, bench.slots[0]!), ...overrides },
-        profileArgs(name),
-      );
-      let result;
-      let cpu;
-      try {
-        await relay.waitUntilStreaming(120_000);
-        const common = {
-          url: pg.url,
-          table: name,
-          brokers: kafka.brokers,
-          topic: bench.topic,
-          rate,
-        };
-        await measureLatency({ ...common, seconds: 2, seqBase: 0 }); // warm-up
-        const window = new CpuWindow({
-          relay: relay.pid,
-          walsender: await walsenderPid(pg.url, bench.slots[0]!),
-          kafka: kafka.pid,
-        });
-        result = await measureLatency({ ...common, seconds, seqBase: rate * 2 + 1 });
-        cpu = window.stop();
-      } finally {
-        await relay.stop();
-      }
-      report(
-        `${name}.cpuprofile`,
-        `live at ${rate}/s for ${seconds} s (after 2 s of warm-up): p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.received}/${result.sent} received; machine ${(100 * cpu.machineBusy).toFixed(0)}% busy, cores: ${Object.entries(
-          cpu.cores,
-        )
-          .map(([who, c]) => `${who} ${c.toFixed(2)}`)
-          .join(', ')}`,
-      );
-      await dropBenchTable(pg.url, bench);
+      const { file, head } = await profileLive(pg, kafka, rate, seconds, overrides, profileArgs);
+      report(file, head);
       return;
     }
     for (const perTxn of rows) {

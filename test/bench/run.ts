@@ -30,7 +30,7 @@ import {
 } from './measure';
 import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow } from './report';
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
-import { catchUpCpu, CpuWindow, type CatchUpCpu } from './cpu';
+import { catchUpCpu, CpuWindow, describeCpu, type CatchUpCpu } from './cpu';
 import { brokerGcPausesSince, gcLogOffset } from './broker-gc';
 
 const FULL = {
@@ -470,11 +470,7 @@ async function main(): Promise<void> {
             `  ${system} @ ${rate}/s: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.received}/${result.sent}; writers achieved ${(result.achievedRate ?? NaN).toFixed(0)}/s)`,
           );
           say(
-            `    CPU over the window: machine ${(100 * machineBusy).toFixed(0)}% busy; cores used: ${Object.entries(
-              cores,
-            )
-              .map(([who, c]) => `${who} ${c.toFixed(2)}`)
-              .join(', ')}; worst latency per second (ms): ${result.worstMsBySecond?.join(' ')}`,
+            `    CPU over the window: ${describeCpu({ machineBusy, cores })}; worst latency per second (ms): ${result.worstMsBySecond?.join(' ')}`,
           );
           const longPauses = gcPauses
             .filter((p) => p.ms >= 10)
