@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
 import { RelayProcess } from '../helpers/relay-process';
+import { warmUpBroker } from './broker-warm-up';
 import { CpuWindow, describeCpu } from './cpu';
 import { measureLatency } from './measure';
 import { relayCatchUp, relayEnvFor } from './relay-run';
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
     `--cpu-prof-name=${name}.cpuprofile`,
   ];
   try {
+    say(`broker warmed up: ${await warmUpBroker(kafka.brokers, 2 * events, 10_000)}`);
     const rate = Number(argument('--rate', 'NaN'));
     if (Number.isFinite(rate)) {
       const seconds = Number(argument('--seconds', '15'));

@@ -32,6 +32,7 @@ import { chart, markdown, type BenchResults, type LatencyRow, type ThroughputRow
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
 import { catchUpCpu, CpuWindow, describeCpu, type CatchUpCpu } from './cpu';
 import { brokerGcPausesSince, gcLogOffset } from './broker-gc';
+import { warmUpBroker } from './broker-warm-up';
 
 const FULL = {
   events: 200_000,
@@ -167,12 +168,11 @@ async function main(): Promise<void> {
     relaySeconds: NaN,
   };
   try {
-    // The broker's JVM compiles its produce path under the first load it gets, and the first system
-    // measured would pay for that (the relay, on the first workload: 62-73k events/s as the first
-    // producer on a fresh broker, 68-81k/s later in the same run). Warm it up first, unmeasured.
-    const warmUp = 2 * plan.events;
-    const warmUpS = await produceSeconds(kafka.brokers, 'bench_warm_up', warmUp, plan.aggregates);
-    say(`broker warmed up: ${warmUp} records (${(warmUp / warmUpS).toFixed(0)}/s, not a figure)`);
+    // The broker's JVM compiles its request paths under the first load it gets, and the first system
+    // measured would pay for that (broker-warm-up.ts has the figures). Warm it up first, unmeasured.
+    say(
+      `broker warmed up: ${await warmUpBroker(kafka.brokers, 2 * plan.events, plan.aggregates)} (not a figure)`,
+    );
     for (const perTxn of plan.txnSizes) {
       const name = `bench_${perTxn}_${Date.now() % 100_000}`;
       const avro = withRegistry && perTxn === avroTxnSize;
