@@ -35,16 +35,20 @@ export interface PlannedBatch {
   write(buf: Buffer, at: number): number;
 }
 
-interface Plan {
-  timestampDelta: number;
-  key: Bytes | null;
-  keyLength: number;
-  value: Bytes | null;
-  valueLength: number;
-  /** This record's headers in `headerParts`: [headersStart, headersEnd). */
-  headersStart: number;
-  headersEnd: number;
-  bodySize: number;
+/**
+ * A partition's measurements, one record after another in a number array (no object per record):
+ * timestamp delta, key length, value length, header count, body size, then each header's name
+ * length and value length. Lengths are -1 for null. The keys, values and headers themselves are
+ * read again from the messages when writing.
+ */
+const RECORD_FIELDS = 5;
+
+/** `sizes` with room for `more` numbers after `used` (grown by doubling). */
+function room(sizes: Float64Array, used: number, more: number): Float64Array {
+  if (used + more <= sizes.length) return sizes;
+  const grown = new Float64Array(Math.max(sizes.length * 2, used + more));
+  grown.set(sizes);
+  return grown;
 }
 
 /**
@@ -65,36 +69,48 @@ interface Plan {
 export function planPartitionBatch(batch: PartitionBatch): PlannedBatch | undefined {
   const { messages, firstTimestamp, dateNow } = batch;
   const count = messages.length;
-  const plans = new Array<Plan>(count);
-  /** Every record's headers, one after the other: name, its byte length, value, its byte length. */
-  const headerParts: Array<Bytes | number> = [];
+  // Room for every record with four headers; grown if they have more.
+  let sizes: Float64Array = new Float64Array(count * (RECORD_FIELDS + 8));
+  let used = 0;
   let recordsSize = 0;
 
   for (let i = 0; i < count; i++) {
     const message = messages[i]!;
     const timestampDelta = Number(message.timestamp || dateNow) - firstTimestamp;
     if (!Number.isSafeInteger(timestampDelta) || Math.abs(timestampDelta) > 2 ** 51) return;
-
     const key = plainBytes(message.key);
     const value = plainBytes(message.value);
     if (key === undefined || value === undefined) return;
-
-    const headersStart = headerParts.length;
-    const source = message.headers ?? undefined; // kafkajs may pass null for "no headers"
-    if (source !== undefined) {
-      for (const name of Object.keys(source)) {
-        const entry = source[name];
-        if (Array.isArray(entry)) {
-          for (const headerValue of entry as unknown[])
-            if (!addHeader(headerParts, name, headerValue)) return;
-        } else if (!addHeader(headerParts, name, entry)) return;
-      }
-    }
-    const headersEnd = headerParts.length;
-
     const keyLength = key === null ? -1 : Buffer.byteLength(key);
     const valueLength = value === null ? -1 : Buffer.byteLength(value);
-    let bodySize =
+
+    sizes = room(sizes, used, RECORD_FIELDS);
+    const at = used;
+    used += RECORD_FIELDS;
+    let headerCount = 0;
+    let headersSize = 0;
+    const source = message.headers ?? undefined; // kafkajs may pass null for "no headers"
+    if (source !== undefined) {
+      for (const name in source) {
+        if (!Object.hasOwn(source, name)) continue;
+        const entry = source[name];
+        const nameLength = Buffer.byteLength(name);
+        const list = Array.isArray(entry) ? (entry as unknown[]) : undefined;
+        const n = list === undefined ? 1 : list.length;
+        sizes = room(sizes, used, 2 * n);
+        for (let h = 0; h < n; h++) {
+          const headerValue = list === undefined ? entry : list[h];
+          if (typeof headerValue !== 'string' && !Buffer.isBuffer(headerValue)) return;
+          const valueBytes = Buffer.byteLength(headerValue);
+          sizes[used++] = nameLength;
+          sizes[used++] = valueBytes;
+          headersSize +=
+            sizeOfVarInt(nameLength) + nameLength + sizeOfVarInt(valueBytes) + valueBytes;
+          headerCount++;
+        }
+      }
+    }
+    const bodySize =
       1 +
       sizeOfVarLong(timestampDelta) +
       sizeOfVarInt(i) +
@@ -102,22 +118,13 @@ export function planPartitionBatch(batch: PartitionBatch): PlannedBatch | undefi
       Math.max(keyLength, 0) +
       sizeOfVarInt(valueLength) +
       Math.max(valueLength, 0) +
-      sizeOfVarInt((headersEnd - headersStart) / 4);
-    for (let h = headersStart; h < headersEnd; h += 4) {
-      const nameLength = headerParts[h + 1] as number;
-      const valueBytes = headerParts[h + 3] as number;
-      bodySize += sizeOfVarInt(nameLength) + nameLength + sizeOfVarInt(valueBytes) + valueBytes;
-    }
-    plans[i] = {
-      timestampDelta,
-      key,
-      keyLength,
-      value,
-      valueLength,
-      headersStart,
-      headersEnd,
-      bodySize,
-    };
+      sizeOfVarInt(headerCount) +
+      headersSize;
+    sizes[at] = timestampDelta;
+    sizes[at + 1] = keyLength;
+    sizes[at + 2] = valueLength;
+    sizes[at + 3] = headerCount;
+    sizes[at + 4] = bodySize;
     recordsSize += sizeOfVarInt(bodySize) + bodySize;
   }
 
@@ -125,18 +132,19 @@ export function planPartitionBatch(batch: PartitionBatch): PlannedBatch | undefi
   const bodyLength = 40 + recordsSize;
   const batchLength = 4 + 1 + 4 + bodyLength;
   const size = 4 + 4 + 8 + 4 + batchLength;
-  return { size, write: (buf, at) => writePlanned(buf, at, batch, plans, headerParts, size) };
+  const measured = sizes;
+  return { size, write: (buf, at) => writePlanned(buf, at, batch, measured, size) };
 }
 
 function writePlanned(
   buf: Buffer,
   start: number,
   batch: PartitionBatch,
-  plans: Plan[],
-  headerParts: Array<Bytes | number>,
+  sizes: Float64Array,
   size: number,
 ): number {
-  const count = plans.length;
+  const { messages } = batch;
+  const count = messages.length;
   const total = start + size;
   const batchLength = size - 20;
   let at = start;
@@ -158,31 +166,37 @@ function writePlanned(
   at = buf.writeInt32BE(batch.firstSequence, at);
   at = buf.writeInt32BE(count, at);
 
+  let read = 0;
   for (let i = 0; i < count; i++) {
-    const plan = plans[i]!;
-    at = writeVarInt(buf, at, plan.bodySize);
+    const message = messages[i]!;
+    at = writeVarInt(buf, at, sizes[read + 4]!);
     buf[at++] = 0; // record attributes
-    at = writeVarLong(buf, at, plan.timestampDelta);
+    at = writeVarLong(buf, at, sizes[read]!);
     at = writeVarInt(buf, at, i);
-    at = writeBytes(buf, at, plan.key, plan.keyLength);
-    at = writeBytes(buf, at, plan.value, plan.valueLength);
-    at = writeVarInt(buf, at, (plan.headersEnd - plan.headersStart) / 4);
-    for (let h = plan.headersStart; h < plan.headersEnd; h += 4) {
-      at = writeBytes(buf, at, headerParts[h] as Bytes, headerParts[h + 1] as number);
-      at = writeBytes(buf, at, headerParts[h + 2] as Bytes, headerParts[h + 3] as number);
+    at = writeBytes(buf, at, plainBytes(message.key)!, sizes[read + 1]!);
+    at = writeBytes(buf, at, plainBytes(message.value)!, sizes[read + 2]!);
+    at = writeVarInt(buf, at, sizes[read + 3]!);
+    read += RECORD_FIELDS;
+    const source = message.headers ?? undefined;
+    if (source === undefined) continue;
+    for (const name in source) {
+      if (!Object.hasOwn(source, name)) continue;
+      const entry = source[name];
+      if (Array.isArray(entry)) {
+        for (const headerValue of entry as Bytes[]) {
+          at = writeBytes(buf, at, name, sizes[read++]!);
+          at = writeBytes(buf, at, headerValue, sizes[read++]!);
+        }
+      } else {
+        at = writeBytes(buf, at, name, sizes[read++]!);
+        at = writeBytes(buf, at, entry as Bytes, sizes[read++]!);
+      }
     }
   }
   if (at !== total)
     throw new Error(`record batch size mismatch: wrote ${at - start} of ${size} bytes`);
   buf.writeUInt32BE(crc32c(buf.subarray(bodyStart, total)), crcAt);
   return total;
-}
-
-/** Adds one header (name, value and their byte lengths); false for a value kafkajs would not take. */
-function addHeader(parts: Array<Bytes | number>, name: string, value: unknown): boolean {
-  if (typeof value !== 'string' && !Buffer.isBuffer(value)) return false;
-  parts.push(name, Buffer.byteLength(name), value, Buffer.byteLength(value));
-  return true;
 }
 
 /** A key or value as kafkajs writes it: null, a Buffer, or a string; else undefined. */

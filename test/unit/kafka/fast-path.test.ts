@@ -288,6 +288,34 @@ describe('the fast produce path', () => {
       }
     });
 
+    it('writes the same bytes for records with many headers and multi-valued headers', async () => {
+      jest.spyOn(Date, 'now').mockReturnValue(1_760_000_050_000);
+      try {
+        for (const size of [1, 3, 50]) {
+          const messages = Array.from({ length: size }, (_, i) => {
+            const headers: Record<string, unknown> = {};
+            for (let h = 0; h < 12; h++) headers[`header-${h}`] = text((i + h) % 30);
+            headers.many = Array.from({ length: 9 }, (__, v) =>
+              v % 2 === 0 ? text(v) : Buffer.from([v]),
+            );
+            headers.none = [];
+            return { key: `agg-${i}`, value: text(i + 20), headers, timestamp: '1760000000000' };
+          });
+          const [quick, slow] = await bothWays({
+            partition: 1,
+            messages,
+            transactionalId: null,
+            firstSequence: 0,
+            producerId: Long.fromValue(1),
+            producerEpoch: 0,
+          });
+          expect(quick.equals(slow)).toBe(true);
+        }
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
     it("frames requests as kafkajs does, writing a Produce request's batches in place", async () => {
       jest.spyOn(Date, 'now').mockReturnValue(1_760_000_050_000);
       try {
