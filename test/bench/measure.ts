@@ -226,7 +226,10 @@ export interface LatencyResult {
   max: number;
   /** With `timeline`: the worst latency (ms) of the events committed in each second of the run. */
   worstMsBySecond?: number[];
-  /** With `timeline`: when the writers started (epoch seconds); second 0 of `worstMsBySecond`. */
+  /**
+   * With `timeline`: when the window started (epoch seconds; after any warm-up); second 0 of
+   * `worstMsBySecond`.
+   */
   writersStartedAt?: number;
   /** With `splitAtSecond`: the figures of the events committed from that second on. */
   afterSplit?: LatencyResult;
@@ -346,17 +349,29 @@ export async function measureLatency(options: {
   timeline?: boolean;
   /** Called when the writers start (after the consumer joined). */
   onWriting?: () => void;
-  /** Also report the events committed this many seconds or more after the writers started. */
+  /** Also report the events committed this many seconds or more after the window started. */
   splitAtSecond?: number;
+  /**
+   * Seconds of writing at the same rate before the window, through the same consumer and writer
+   * connections (their JIT, connections and fetch sessions warm when the window starts); the
+   * events committed then are not counted.
+   */
+  warmUpSeconds?: number;
+  /** Called when the window starts (after the warm-up). */
+  onWindow?: () => void;
 }): Promise<LatencyResult> {
   const { rate, seconds } = options;
+  const warmUpSeconds = options.warmUpSeconds ?? 0;
   const connections = options.connections ?? 4;
   const committed = new Map<number, number>();
   const consumer = await seqConsumer(options.brokers, options.topic, options.seqBase);
   const { arrived } = consumer;
-  const total = Math.round(rate * seconds);
+  const warmUpEvents = Math.round(rate * warmUpSeconds);
+  const total = warmUpEvents + Math.round(rate * seconds);
   const started = now();
+  const windowStart = started + warmUpSeconds;
   options.onWriting?.();
+  const windowTimer = setTimeout(() => options.onWindow?.(), warmUpSeconds * 1000);
   const writers = Array.from({ length: connections }, async (_, w) => {
     const sql = new Client({ connectionString: options.url });
     await sql.connect();
@@ -372,36 +387,41 @@ export async function measureLatency(options: {
           text: `insert into ${options.table} (id, aggregatetype, aggregateid, type, payload) values ($1, 'bench', $2, 'BenchEvent', $3)`,
           values: [randomUUID(), `agg-${i % 1000}`, benchPayload(i)],
         });
-        committed.set(i, now());
+        if (n >= warmUpEvents) committed.set(i, now());
       }
     } finally {
       await sql.end();
     }
   });
   await Promise.all(writers);
-  const writeSeconds = now() - started;
+  clearTimeout(windowTimer);
+  const writeSeconds = now() - windowStart;
   const deadline = Date.now() + 30_000;
-  while (arrived.size < committed.size && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 100));
+  const missing = () => {
+    let count = 0;
+    for (const id of committed.keys()) if (!arrived.has(id)) count++;
+    return count;
+  };
+  while (missing() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   await consumer.stop();
   const result: LatencyResult = {
     ...latencyResult(rate, committed, arrived),
-    achievedRate: total / writeSeconds,
+    achievedRate: (total - warmUpEvents) / writeSeconds,
   };
   if (options.splitAtSecond !== undefined) {
-    const from = started + options.splitAtSecond;
+    const from = windowStart + options.splitAtSecond;
     const later = new Map([...committed].filter(([, at]) => at >= from));
     result.afterSplit = latencyResult(rate, later, arrived);
   }
   if (options.timeline === true) {
     const worst: number[] = [];
     for (const [id, at] of committed) {
-      const second = Math.floor(at - started);
+      const second = Math.floor(at - windowStart);
       const latency = arrived.has(id) ? (arrived.get(id)! - at) * 1000 : Infinity;
       worst[second] = Math.max(worst[second] ?? 0, Math.round(latency));
     }
     result.worstMsBySecond = Array.from(worst, (w) => w ?? 0);
-    result.writersStartedAt = started;
+    result.writersStartedAt = windowStart;
   }
   return result;
 }

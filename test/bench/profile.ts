@@ -104,14 +104,22 @@ async function profileLive(
   );
   try {
     await relay.waitUntilStreaming(120_000);
-    const common = { url: pg.url, table: name, brokers: kafka.brokers, topic: bench.topic, rate };
-    await measureLatency({ ...common, seconds: 2, seqBase: 0 }); // warm-up
-    const window = new CpuWindow({
-      relay: relay.pid,
-      walsender: await walsenderPid(pg.url, bench.slots[0]!),
-      kafka: kafka.pid,
+    const walsender = await walsenderPid(pg.url, bench.slots[0]!);
+    let window: CpuWindow | undefined;
+    const result = await measureLatency({
+      url: pg.url,
+      table: name,
+      brokers: kafka.brokers,
+      topic: bench.topic,
+      rate,
+      seconds,
+      warmUpSeconds: 2,
+      seqBase: 0,
+      onWindow: () => {
+        window = new CpuWindow({ relay: relay.pid, walsender, kafka: kafka.pid });
+      },
     });
-    const result = await measureLatency({ ...common, seconds, seqBase: rate * 2 + 1 });
+    if (window === undefined) throw new Error('the latency window never started');
     const cpu = window.stop();
     return {
       file: `${name}.cpuprofile`,

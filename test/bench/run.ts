@@ -389,31 +389,19 @@ async function main(): Promise<void> {
       try {
         let seqBase = 0;
         for (const rate of plan.rates) {
-          // Warm-up (JIT, connections, metadata) at the same rate; not counted.
-          await measureLatency({
-            url: pg.url,
-            table: name,
-            brokers: kafka.brokers,
-            topic,
-            rate,
-            seconds: 2,
-            seqBase,
-          });
-          seqBase += rate * 2 + 1;
           // The relay's metrics around the window (its event-loop figures cover the time since
-          // the previous scrape, so the second scrape covers the window).
-          const before = await scrape?.();
-          // Where the machine's CPU goes during the window: the reader, the walsender serving
-          // it, the broker, and this process (the writers' client side and the consumer).
-          const cpu = new CpuWindow({
-            reader: readerPid,
-            walsender: await walsenderPid(pg.url, slot),
-            kafka: kafka.pid,
-            bench: process.pid,
-          });
-          const logFrom = statSync(pg.logFile).size;
-          const gcFrom = gcLogOffset(kafka.gcLogFile);
-          const windowStart = new Date().toISOString();
+          // the previous scrape, so the second scrape covers the window), where the machine's CPU
+          // goes during it (the reader, the walsender serving it, the broker, and this process:
+          // the writers' client side and the consumer), and the database's and broker's logs
+          // from its start. Taken when the warm-up ends.
+          const walsender = await walsenderPid(pg.url, slot);
+          let scrapeBefore: Promise<Map<string, number>> | undefined;
+          let cpu: CpuWindow | undefined;
+          let logFrom = 0;
+          let gcFrom = 0;
+          let windowStart = '';
+          // 2 s of warm-up (JIT, connections, metadata) at the same rate, through the same
+          // consumer and writer connections as the window; not counted.
           const result = await measureLatency({
             url: pg.url,
             table: name,
@@ -421,13 +409,29 @@ async function main(): Promise<void> {
             topic,
             rate,
             seconds: plan.latencySeconds,
+            warmUpSeconds: 2,
             seqBase,
             timeline: true,
+            onWindow: () => {
+              scrapeBefore = scrape?.();
+              // Awaited after the window; a failure then fails the run, not the process now.
+              scrapeBefore?.catch(() => undefined);
+              cpu = new CpuWindow({
+                reader: readerPid,
+                walsender,
+                kafka: kafka.pid,
+                bench: process.pid,
+              });
+              logFrom = statSync(pg.logFile).size;
+              gcFrom = gcLogOffset(kafka.gcLogFile);
+              windowStart = new Date().toISOString();
+            },
           });
+          if (cpu === undefined) throw new Error('the latency window never started');
           const { machineBusy, cores } = cpu.stop();
           const serverEvents = serverEventsSince(pg.logFile, logFrom);
           const gcPauses = brokerGcPausesSince(kafka.gcLogFile, gcFrom);
-          seqBase += rate * plan.latencySeconds + 1;
+          seqBase += rate * (2 + plan.latencySeconds) + 1;
           const after = await scrape?.();
           const row: LatencyRow = {
             ...result,
@@ -442,6 +446,7 @@ async function main(): Promise<void> {
               maxMs: Math.max(0, ...gcPauses.map((p) => p.ms)),
             },
           };
+          const before = await scrapeBefore;
           if (before !== undefined && after !== undefined) {
             const [ackBefore, ackAfter] = [latencyBuckets(before), latencyBuckets(after)];
             row.ackP50Ms = bucketPercentile(ackBefore, ackAfter, 50);
