@@ -106,12 +106,9 @@ async function profileLive(
     await relay.waitUntilStreaming(120_000);
     const walsender = await walsenderPid(pg.url, bench.slots[0]!);
     let window: CpuWindow | undefined;
+    const common = { url: pg.url, table: name, brokers: kafka.brokers, topic: bench.topic, rate };
     const result = await measureLatency({
-      url: pg.url,
-      table: name,
-      brokers: kafka.brokers,
-      topic: bench.topic,
-      rate,
+      ...common,
       seconds,
       warmUpSeconds: 2,
       seqBase: 0,
