@@ -5,14 +5,11 @@ import { describeDatabase } from '../redact';
 import { raceTimeout } from '../retry/timeout';
 import type { Lsn } from './lsn';
 import { encodeStandbyStatus, parseCopyData, type ReplicationMessage } from './protocol';
+import { READ_INTERVAL_MS, ReadPacer, type PacedSocket } from './read-pacer';
 
 /** pg's Connection sends CopyData but its type definitions do not say so. */
 interface CopyConnection {
-  stream: NodeJS.ReadableStream & {
-    pause(): void;
-    resume(): void;
-    readonly readableLength: number;
-  };
+  stream: NodeJS.ReadableStream & PacedSocket;
   sendCopyFromChunk(chunk: Buffer): void;
   on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
   removeAllListeners(event: 'copyData'): void;
@@ -34,25 +31,6 @@ export interface StreamOptions {
   /** How long the socket rests between reads at low rates (READ_INTERVAL_MS; 0: never). */
   readIntervalMs?: number;
 }
-
-/**
- * The walsender sends each pgoutput message (three per one-row transaction) on its own. Read as
- * it arrives, each message is a wake-up, a read and a pass through the parser and the session of
- * its own. So while messages come in slowly (REST_BELOW_BYTES_PER_MS), the socket rests this
- * long after each read: what arrives meanwhile waits in the socket's buffer and is handled in one
- * go. A transaction is read at most this much later. Measured on 200,000 one-row transactions,
- * alternating with a relay that reads continuously: 14.6 vs 16.3 us of relay CPU and 16.5 vs 17.9
- * us of walsender CPU per event, 49.6k vs 44.6k events/s.
- */
-export const READ_INTERVAL_MS = 1;
-
-/**
- * The socket rests only while less than this comes in per millisecond. Faster, the reader is busy
- * anyway and finds several messages per read; and a socket resting at such rates lets its kernel
- * receive buffer fill (small messages take ~1 KiB of it each), after which the walsender waits
- * and is woken again, which cost more than the rest saved.
- */
-const REST_BELOW_BYTES_PER_MS = 4096;
 
 /**
  * The application_name of the relay's replication connections: shown in pg_stat_replication and
@@ -111,18 +89,17 @@ export async function openReplicationConnection(
  * and pauses the socket for back-pressure. What to confirm is decided elsewhere.
  */
 export class ReplicationStream {
-  /** Paused by `pause()` (back-pressure, shutdown). */
-  private paused = false;
-  /** The socket rests between reads (READ_INTERVAL_MS) until this timer fires. */
-  private resting: NodeJS.Timeout | undefined;
+  private readonly reading: ReadPacer;
 
   private constructor(
     /** The cluster's system identifier and database name ("systemid/dbname"). */
     readonly origin: string,
     private readonly client: Client,
     private readonly connection: CopyConnection,
-    private readonly readIntervalMs: number,
-  ) {}
+    readIntervalMs: number,
+  ) {
+    this.reading = new ReadPacer(connection.stream, readIntervalMs);
+  }
 
   /** Settles when the stream ends: resolves on a clean end, rejects on an error. */
   finished: Promise<void> = Promise.resolve();
@@ -164,8 +141,7 @@ export class ReplicationStream {
     connection.removeAllListeners('copyData');
     connection.on('copyData', ({ chunk }) => consumer.handle(parseCopyData(chunk)));
     // After pg's own listener, which has parsed the chunk and handed on its messages.
-    if (stream.readIntervalMs > 0)
-      connection.stream.on('data', (chunk: Buffer) => stream.afterRead(chunk.length));
+    connection.stream.on('data', (chunk: Buffer) => stream.reading.afterRead(chunk.length));
     const pluginOptions = [`proto_version '1'`, `publication_names '${options.publicationName}'`];
     if (options.messages === true) pluginOptions.push(`messages 'true'`);
     // 0/0: the server starts at the slot's confirmed_flush_lsn, the only safe place to resume.
@@ -192,48 +168,17 @@ export class ReplicationStream {
     this.connection.sendCopyFromChunk(encodeStandbyStatus(confirmed, replyRequested));
   }
 
+  /** Stops reading (back-pressure, shutdown) until `resume`. */
   pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.connection.stream.pause();
+    this.reading.pause();
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.resting === undefined) this.connection.stream.resume();
-  }
-
-  /** Bytes read since `windowStart` (performance.now()): the incoming rate. */
-  private windowBytes = 0;
-  private windowStart = 0;
-
-  /** After each chunk from the socket: rests once all that was read is handled, if it came slowly. */
-  private afterRead(bytes: number): void {
-    this.windowBytes += bytes;
-    // Chunks that came in while resting wait in the socket's buffer; all go before the next rest.
-    if (this.connection.stream.readableLength > 0) return;
-    const now = performance.now();
-    const elapsed = now - this.windowStart;
-    if (elapsed < this.readIntervalMs) return;
-    const slow = this.windowBytes < REST_BELOW_BYTES_PER_MS * elapsed;
-    this.windowBytes = 0;
-    this.windowStart = now;
-    if (slow) this.rest();
-  }
-
-  /** Stops reading for readIntervalMs (unless paused: `resume` restarts it). */
-  private rest(): void {
-    if (this.paused || this.resting !== undefined) return;
-    this.connection.stream.pause();
-    this.resting = setTimeout(() => {
-      this.resting = undefined;
-      if (!this.paused) this.connection.stream.resume();
-    }, this.readIntervalMs);
+    this.reading.resume();
   }
 
   get isPaused(): boolean {
-    return this.paused;
+    return this.reading.isPaused;
   }
 
   /**
@@ -241,8 +186,7 @@ export class ReplicationStream {
    * the goodbye, so after CLOSE_TIMEOUT_MS the socket is destroyed.
    */
   async close(): Promise<void> {
-    clearTimeout(this.resting);
-    this.resting = undefined;
+    this.reading.stop();
     this.connection.stream.resume();
     const ended = Promise.all([
       this.client.end().catch(() => undefined),
