@@ -11,13 +11,9 @@ import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
 import { exactlyOnceEnv, relayCatchUp } from './relay-run';
 import { createBenchTable, dropBenchTable, fill } from './workload';
+import { argument } from './args';
 
 const say = (text: string) => process.stdout.write(`[delivery] ${text}\n`);
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
-}
 
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -34,9 +30,9 @@ interface Run {
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(arg('--rounds', '3'));
-  const events = Number(arg('--events', '200000'));
-  const sizes = arg('--rows', '1,10,100').split(',').map(Number);
+  const rounds = Number(argument('--rounds', '3'));
+  const events = Number(argument('--events', '200000'));
+  const sizes = argument('--rows', '1,10,100').split(',').map(Number);
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
   const results: Array<Record<string, unknown>> = [];
   try {

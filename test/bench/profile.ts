@@ -16,6 +16,7 @@ import { CpuWindow, describeCpu } from './cpu';
 import { measureLatency } from './measure';
 import { relayCatchUp, relayEnvFor } from './relay-run';
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
+import { argument } from './args';
 
 interface ProfileNode {
   id: number;
@@ -76,11 +77,6 @@ function summarize(profile: CpuProfile, top = 25): ProfileSummary {
 }
 
 const say = (text: string) => process.stdout.write(`[profile] ${text}\n`);
-
-function argument(name: string, fallback: string): string {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
-}
 
 /**
  * The relay under the profiler while 4 writers commit `rate` single-row transactions/s for

@@ -70,12 +70,15 @@ export async function relayCatchUp(options: {
   topic?: { name: string; events: number };
   env?: Record<string, string>;
   nodeArgs?: string[];
+  /** Another build's `cli.js` (bench:ab); the checkout's `dist/cli.js` by default. */
+  cli?: string;
 }): Promise<CatchUp> {
   const { pg, kafka, slot, endLsn, timeoutMs } = options;
   const startedAt = now();
   const relay = new RelayProcess(
     { ...relayEnvFor(pg, kafka, options.table, slot), ...options.env },
     options.nodeArgs,
+    options.cli,
   );
   try {
     await relay.waitUntilStreaming(120_000);

@@ -21,13 +21,9 @@ import { peakRss, RelayProcess, startNodeFlags } from '../helpers/relay-process'
 import { measureLatency, type LatencyResult } from './measure';
 import { relayEnvFor } from './relay-run';
 import { createBenchTable, createTopic, fill } from './workload';
+import { argument } from './args';
 
 const say = (text: string) => process.stdout.write(`[replay] ${text}\n`);
-
-function arg(name: string, fallback: string): string {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
-}
 
 interface ReplayRun {
   seconds: number;
@@ -78,10 +74,10 @@ async function runReplay(env: Record<string, string>, args: string[]): Promise<R
 }
 
 async function main(): Promise<void> {
-  const rows = Number(arg('--rows', '1000000'));
-  const rate = Number(arg('--rate', '1000'));
-  const seconds = Number(arg('--seconds', '30'));
-  const maxRate = Number(arg('--max-rate', '5000'));
+  const rows = Number(argument('--rows', '1000000'));
+  const rate = Number(argument('--rate', '1000'));
+  const seconds = Number(argument('--seconds', '30'));
+  const maxRate = Number(argument('--max-rate', '5000'));
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
   let relay: RelayProcess | undefined;
   try {
@@ -98,8 +94,8 @@ async function main(): Promise<void> {
     }
     relay = new RelayProcess(env);
     await relay.waitUntilStreaming();
-    const delay = Number(arg('--replay-delay', '5'));
-    const phases = arg('--phases', 'alone,limited,full').split(',');
+    const delay = Number(argument('--replay-delay', '5'));
+    const phases = argument('--phases', 'alone,limited,full').split(',');
     const measure = (seqBase: number, onWriting?: () => void) =>
       measureLatency({
         url: pg.url,

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench:ab -- --a DIR --b DIR [--rows 1] [--events 200000] [--rounds 3]`: two built
+ * checkouts of the relay (each with its `package.json` and `dist/`; e.g. this one, `--b .`, after
+ * `npm run build`, against `git worktree add ../before <rev> && ln -s "$PWD/node_modules"
+ * ../before/ && (cd ../before && npm run build)`) catching up the same WAL, taking turns. Each round writes the
+ * workload once, with one slot per build, and runs them in alternating order; per run it prints
+ * events/s and the CPU per event of the relay, its walsender and the broker (from `/proc`), then
+ * the means of each build. On a shared machine whose speed drifts, only such side-by-side runs
+ * tell a small change from the noise. Not part of `npm test`.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { KafkaServer } from '../harness/kafka';
+import { PostgresServer } from '../harness/postgres';
+import { argument } from './args';
+import { warmUpBroker } from './broker-warm-up';
+import { relayCatchUp } from './relay-run';
+import { createBenchTable, createTopic, dropBenchTable, fill } from './workload';
+
+const say = (text: string) => process.stdout.write(`[ab] ${text}\n`);
+
+interface Run {
+  eventsPerSecond: number;
+  relayUs: number;
+  walsenderUs: number;
+  brokerUs: number;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main(): Promise<void> {
+  const builds = (['--a', '--b'] as const).map((flag) => {
+    const dir = resolve(argument(flag, ''));
+    const cli = join(dir, 'dist', 'cli.js');
+    if (!existsSync(cli)) throw new Error(`${flag} must name a built checkout: no ${cli}`);
+    return { name: flag.slice(2), cli };
+  });
+  const rows = Number(argument('--rows', '1'));
+  const events = Number(argument('--events', '200000'));
+  const rounds = Number(argument('--rounds', '3'));
+  // A checkout without node_modules of its own finds its dependencies in this one's.
+  const nodePath = join(__dirname, '..', '..', '..', 'node_modules');
+  const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
+  const runs = new Map<string, Run[]>(builds.map((b) => [b.name, []]));
+  try {
+    say(`broker warmed up: ${await warmUpBroker(kafka.brokers, 2 * events, 10_000)}`);
+    for (let round = 0; round < rounds; round++) {
+      const name = `ab_${round}_${Date.now() % 100_000}`;
+      const bench = await createBenchTable(
+        pg.url,
+        name,
+        builds.map((b) => b.name),
+      );
+      const endLsn = await fill(pg.url, name, events, rows, 10_000);
+      const order = round % 2 === 0 ? builds : [...builds].reverse();
+      for (const build of order) {
+        const topic = `${name}_${build.name}.bench`;
+        await createTopic(kafka.brokers, topic);
+        const seen = await relayCatchUp({
+          pg,
+          kafka,
+          table: name,
+          slot: bench.slots[builds.indexOf(build)]!,
+          endLsn,
+          timeoutMs: 600_000,
+          topic: { name: topic, events },
+          env: { TOPIC_TEMPLATE: `${name}_${build.name}.{aggregateType}`, NODE_PATH: nodePath },
+          cli: build.cli,
+        });
+        if (seen.confirmedEarly) throw new Error(`build ${build.name} confirmed before publishing`);
+        const run: Run = {
+          eventsPerSecond: events / (seen.last - seen.first),
+          relayUs: seen.cpu.systemUs,
+          walsenderUs: seen.cpu.walsenderUs,
+          brokerUs: seen.cpu.kafkaUs,
+        };
+        runs.get(build.name)!.push(run);
+        say(
+          `round ${round + 1}, ${build.name}: ${run.eventsPerSecond.toFixed(0)} events/s, CPU per event: relay ${run.relayUs.toFixed(1)} us, walsender ${run.walsenderUs.toFixed(1)}, broker ${run.brokerUs.toFixed(1)} (machine ${(100 * seen.cpu.machineBusy).toFixed(0)}% busy), peak RSS ${(seen.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        );
+      }
+      await dropBenchTable(pg.url, bench);
+    }
+    for (const [build, list] of runs)
+      say(
+        `${build} (${rows}-row transactions, ${list.length} runs): ${mean(list.map((r) => r.eventsPerSecond)).toFixed(0)} events/s, relay ${mean(list.map((r) => r.relayUs)).toFixed(2)} us, walsender ${mean(list.map((r) => r.walsenderUs)).toFixed(2)} us, broker ${mean(list.map((r) => r.brokerUs)).toFixed(2)} us per event`,
+      );
+  } finally {
+    await Promise.all([kafka.stop(), pg.stop()]);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `[ab] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
