@@ -14,8 +14,7 @@ import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
 import { argument } from './args';
 import { warmUpBroker } from './broker-warm-up';
-import { relayCatchUp } from './relay-run';
-import { createBenchTable, createTopic, dropBenchTable, fill } from './workload';
+import { alternatingCatchUps } from './relay-run';
 
 const say = (text: string) => process.stdout.write(`[ab] ${text}\n`);
 
@@ -44,29 +43,23 @@ async function main(): Promise<void> {
   const runs = new Map<string, Run[]>(builds.map((b) => [b.name, []]));
   try {
     say(`broker warmed up: ${await warmUpBroker(kafka.brokers, 2 * events, 10_000)}`);
-    for (let round = 0; round < rounds; round++) {
-      const name = `ab_${round}_${Date.now() % 100_000}`;
-      const bench = await createBenchTable(
-        pg.url,
+    await alternatingCatchUps({
+      pg,
+      kafka,
+      prefix: 'ab',
+      variants: builds.map(({ name, cli }) => ({
         name,
-        builds.map((b) => b.name),
-      );
-      const endLsn = await fill(pg.url, name, events, rows, 10_000);
-      const order = round % 2 === 0 ? builds : [...builds].reverse();
-      for (const build of order) {
-        const topic = `${name}_${build.name}.bench`;
-        await createTopic(kafka.brokers, topic);
-        const seen = await relayCatchUp({
-          pg,
-          kafka,
-          table: name,
-          slot: bench.slots[builds.indexOf(build)]!,
-          endLsn,
-          timeoutMs: 600_000,
-          topic: { name: topic, events },
-          env: { TOPIC_TEMPLATE: `${name}_${build.name}.{aggregateType}`, NODE_PATH: nodePath },
-          cli: build.cli,
-        });
+        cli,
+        topic: (table) => `${table}_${name}.bench`,
+        env: (table) => ({
+          TOPIC_TEMPLATE: `${table}_${name}.{aggregateType}`,
+          NODE_PATH: nodePath,
+        }),
+      })),
+      rounds,
+      events,
+      perTxn: rows,
+      onRun: (build, round, seen) => {
         if (seen.confirmedEarly) throw new Error(`build ${build.name} confirmed before publishing`);
         const run: Run = {
           eventsPerSecond: events / (seen.last - seen.first),
@@ -76,11 +69,10 @@ async function main(): Promise<void> {
         };
         runs.get(build.name)!.push(run);
         say(
-          `round ${round + 1}, ${build.name}: ${run.eventsPerSecond.toFixed(0)} events/s, CPU per event: relay ${run.relayUs.toFixed(1)} us, walsender ${run.walsenderUs.toFixed(1)}, broker ${run.brokerUs.toFixed(1)} (machine ${(100 * seen.cpu.machineBusy).toFixed(0)}% busy), peak RSS ${(seen.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+          `round ${round}, ${build.name}: ${run.eventsPerSecond.toFixed(0)} events/s, CPU per event: relay ${run.relayUs.toFixed(1)} us, walsender ${run.walsenderUs.toFixed(1)}, broker ${run.brokerUs.toFixed(1)} (machine ${(100 * seen.cpu.machineBusy).toFixed(0)}% busy), peak RSS ${(seen.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
         );
-      }
-      await dropBenchTable(pg.url, bench);
-    }
+      },
+    });
     for (const [build, list] of runs)
       say(
         `${build} (${rows}-row transactions, ${list.length} runs): ${mean(list.map((r) => r.eventsPerSecond)).toFixed(0)} events/s, relay ${mean(list.map((r) => r.relayUs)).toFixed(2)} us, walsender ${mean(list.map((r) => r.walsenderUs)).toFixed(2)} us, broker ${mean(list.map((r) => r.brokerUs)).toFixed(2)} us per event`,

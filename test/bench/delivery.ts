@@ -9,8 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
-import { exactlyOnceEnv, relayCatchUp } from './relay-run';
-import { createBenchTable, dropBenchTable, fill } from './workload';
+import { alternatingCatchUps, exactlyOnceEnv } from './relay-run';
 import { argument } from './args';
 
 const say = (text: string) => process.stdout.write(`[delivery] ${text}\n`);
@@ -41,36 +40,30 @@ async function main(): Promise<void> {
         atLeastOnce: [],
         exactlyOnce: [],
       };
-      for (let round = 1; round <= rounds; round++) {
-        const name = `bench_dlv_${perTxn}_${round}_${Date.now() % 100_000}`;
-        const bench = await createBenchTable(pg.url, name, ['alo', 'eos']);
-        const endLsn = await fill(pg.url, name, events, perTxn, 10_000);
-        // Alternate which goes first, so neither always meets a warmer (or busier) machine.
-        const order = round % 2 === 1 ? (['alo', 'eos'] as const) : (['eos', 'alo'] as const);
-        for (const which of order) {
-          const eos = which === 'eos';
-          const run = await relayCatchUp({
-            pg,
-            kafka,
-            table: name,
-            slot: bench.slots[eos ? 1 : 0]!,
-            endLsn,
-            timeoutMs: 10 * 60_000,
-            topic: { name: eos ? `${name}_eos.bench` : `${name}.bench`, events },
-            env: eos ? exactlyOnceEnv(name) : {},
-          });
+      await alternatingCatchUps({
+        pg,
+        kafka,
+        prefix: 'bench_dlv',
+        variants: [
+          { name: 'at-least-once', topic: (table) => `${table}.bench` },
+          { name: 'exactly-once', topic: (table) => `${table}_eos.bench`, env: exactlyOnceEnv },
+        ],
+        rounds,
+        events,
+        perTxn,
+        onRun: (variant, round, run) => {
           const result: Run = {
             onTopic: events / (run.last - run.first),
             confirmed: events / (run.confirmedAt - run.streamingAt),
             peakRssBytes: run.peakRssBytes,
           };
+          const eos = variant.name === 'exactly-once';
           runs[eos ? 'exactlyOnce' : 'atLeastOnce'].push(result);
           say(
-            `${perTxn}-row round ${round} ${eos ? 'exactly-once ' : 'at-least-once'}: ${result.onTopic.toFixed(0)} events/s on the topic, ${result.confirmed.toFixed(0)}/s confirmed, peak RSS ${(result.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+            `${perTxn}-row round ${round} ${variant.name.padEnd(13)}: ${result.onTopic.toFixed(0)} events/s on the topic, ${result.confirmed.toFixed(0)}/s confirmed, peak RSS ${(result.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
           );
-        }
-        await dropBenchTable(pg.url, bench);
-      }
+        },
+      });
       const m = (which: 'atLeastOnce' | 'exactlyOnce', key: keyof Run) =>
         median(runs[which].map((r) => r[key]));
       const row = {

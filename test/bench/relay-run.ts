@@ -5,7 +5,14 @@ import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
 import { now, watchTopic } from './measure';
 import { catchUpCpu, type CatchUpCpu } from './cpu';
-import { confirmedAtLeast, topicRecords, walsenderPid } from './workload';
+import {
+  confirmedAtLeast,
+  createBenchTable,
+  dropBenchTable,
+  fill,
+  topicRecords,
+  walsenderPid,
+} from './workload';
 
 /** What an exactly-once run adds: its own topics, so it never reads what the other run wrote. */
 export function exactlyOnceEnv(table: string): Record<string, string> {
@@ -141,5 +148,59 @@ export async function relayCatchUp(options: {
     };
   } finally {
     await relay.stop();
+  }
+}
+
+/** One of the relay set-ups `alternatingCatchUps` compares. */
+export interface CatchUpVariant {
+  name: string;
+  /** Environment on top of the bench's defaults, for a workload table. */
+  env?(table: string): Record<string, string>;
+  /** The topic its records land on, for a workload table. */
+  topic(table: string): string;
+  /** Another build's `cli.js`; the checkout's by default. */
+  cli?: string;
+}
+
+/**
+ * Rounds of catch-ups in which every variant reads the same WAL: each round writes the workload
+ * once, with a slot per variant, and runs them one after the other, in reversed order every other
+ * round, so machine noise and warmth hit them alike. `onRun` gets each catch-up as it ends.
+ */
+export async function alternatingCatchUps(options: {
+  pg: PostgresServer;
+  kafka: KafkaServer;
+  prefix: string;
+  variants: CatchUpVariant[];
+  rounds: number;
+  events: number;
+  perTxn: number;
+  onRun(variant: CatchUpVariant, round: number, run: CatchUp): void;
+}): Promise<void> {
+  const { pg, kafka, variants, events } = options;
+  for (let round = 1; round <= options.rounds; round++) {
+    const name = `${options.prefix}_${options.perTxn}_${round}_${Date.now() % 100_000}`;
+    const bench = await createBenchTable(
+      pg.url,
+      name,
+      variants.map((_, i) => `v${i}`),
+    );
+    const endLsn = await fill(pg.url, name, events, options.perTxn, 10_000);
+    const order = round % 2 === 1 ? variants : [...variants].reverse();
+    for (const variant of order) {
+      const run = await relayCatchUp({
+        pg,
+        kafka,
+        table: name,
+        slot: bench.slots[variants.indexOf(variant)]!,
+        endLsn,
+        timeoutMs: 10 * 60_000,
+        topic: { name: variant.topic(name), events },
+        env: variant.env?.(name) ?? {},
+        cli: variant.cli,
+      });
+      options.onRun(variant, round, run);
+    }
+    await dropBenchTable(pg.url, bench);
   }
 }
