@@ -79,8 +79,12 @@ export class KafkaPublisher<T> {
       this.lingering !== undefined &&
       (this.queue.length >= this.options.batchMaxEvents ||
         this.queuedBytes >= this.options.batchMaxBytes)
-    )
-      this.lingering.abort(); // the request is full: no reason to wait
+    ) {
+      // The request is full: no reason to wait. Once: an abort makes an exception object, and the
+      // rest of the chunk being read would otherwise make one per event until the request goes.
+      this.lingering.abort();
+      this.lingering = undefined;
+    }
   }
 
   /** At-least-once: where WAL transactions end does not change what is sent. */

@@ -2,7 +2,7 @@ import type { DeadLetterReason } from '../dead-letter-reason';
 import type { DomainEvent } from '../events/domain-event';
 import { JsonFormat } from './formats/json';
 import type { ValueFormat } from './formats/value-format';
-import { topicProblem, TopicTemplate } from './topic-name';
+import { TopicTemplate } from './topic-name';
 
 /** One Kafka record, as the producer sends it. */
 export interface KafkaRecord {
@@ -86,8 +86,7 @@ export class RecordMapper {
         message: `TOPIC_TEMPLATE ${this.routing.topic.text}: {${rendered.missing}} has no value (null, blank or no such column)`,
       };
     }
-    const problem = topicProblem(rendered.topic);
-    if (problem !== undefined) return { ok: false, message: `topic ${problem}` };
+    if (rendered.problem !== undefined) return { ok: false, message: `topic ${rendered.problem}` };
     return rendered;
   }
 

@@ -15,7 +15,13 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export type RenderedTopic =
-  { readonly ok: true; readonly topic: string } | { readonly ok: false; readonly missing: string };
+  | {
+      readonly ok: true;
+      readonly topic: string;
+      /** Why Kafka would reject the topic (topicProblem), found once per topic, not per event. */
+      readonly problem: string | undefined;
+    }
+  | { readonly ok: false; readonly missing: string };
 
 /**
  * A topic name with `{field}` placeholders, e.g. `{tenant}.outbox.{aggregateType}`. What a field
@@ -32,7 +38,8 @@ export class TopicTemplate {
 
   private constructor(readonly text: string) {
     this.parts = text.split(PLACEHOLDER);
-    this.constant = { ok: true, topic: text };
+    // Without placeholders the text is the topic, and `parse` has checked it.
+    this.constant = { ok: true, topic: text, problem: undefined };
   }
 
   /** Parses a template; throws an Error saying what is wrong with it. */
@@ -81,7 +88,7 @@ export class TopicTemplate {
     if (rendered === undefined) {
       // A new combination: look the values up again (rare) rather than keep them per event.
       const topic = parts.map((p, i) => (i % 2 === 0 ? p : value(p)!)).join('');
-      rendered = { ok: true, topic };
+      rendered = { ok: true, topic, problem: topicProblem(topic) };
       if (this.cache.size < 10_000) this.cache.set(key, rendered);
     }
     return rendered;
