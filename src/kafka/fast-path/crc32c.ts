@@ -24,25 +24,16 @@ const TABLES: Uint32Array[] = (() => {
   return tables;
 })();
 
+/** A tuple of `N` values of `T`. */
+type Tuple<T, N extends number, R extends T[] = []> = R['length'] extends N
+  ? R
+  : Tuple<T, N, [...R, T]>;
+
 // One constant per table: V8 keeps them in registers rather than indexing the array each time.
-const [T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15] = TABLES as [
+const [T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15] = TABLES as Tuple<
   Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-];
+  16
+>;
 
 /** Whether a Uint32Array reads bytes b0..b3 as b0 | b1 << 8 | b2 << 16 | b3 << 24 (x86, ARM). */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
