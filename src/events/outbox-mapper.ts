@@ -181,9 +181,9 @@ export class OutboxMapper {
     const aggregateType = values.text(indexes.aggregateType);
     const aggregateId = values.text(indexes.aggregateId);
     const type = values.text(indexes.type);
-    // A copy: the decoded bytes live in the connection's read buffer, which pg reuses for later
-    // messages while this event still waits for Kafka (found by the crash test as corrupt JSON
-    // on the topic).
+    // A copy, not a view into the chunk the message arrived in (see Tuple.copy). When pg parsed
+    // the stream, a view was also wrong: pg reused its read buffer for later messages (found by
+    // the crash test as corrupt JSON on the topic).
     const payload = values.copy(indexes.payload);
 
     const problem: readonly [InvalidRow['reason'], string] | undefined =

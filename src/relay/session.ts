@@ -13,7 +13,13 @@ import {
   type InsertMessage,
   type LogicalMessage,
 } from '../replication/pgoutput-decoder';
-import { XLogData, type ReplicationMessage } from '../replication/protocol';
+import {
+  KEEPALIVE,
+  readKeepalive,
+  unexpectedMessage,
+  XLOG_DATA,
+  XLOG_DATA_HEADER,
+} from '../replication/protocol';
 import type { ReplicationStream } from '../replication/replication-stream';
 import type { TableName } from '../table-name';
 import { Confirmations } from './confirmations';
@@ -73,8 +79,8 @@ export class StreamSession {
   private failure: RelayError | undefined;
   private failureListener: ((err: RelayError) => void) | undefined;
   private sink: EventSink<EventToken> | undefined;
-  /** Messages that arrived before `start`, handled when it is called. */
-  private held: ReplicationMessage[] | undefined = [];
+  /** CopyData messages that arrived before `start`, handled when it is called. */
+  private held: Buffer[] | undefined = [];
   /** Events read in this session, for logs. */
   eventsRead = 0;
   /** When the stream last delivered anything (data or keepalive), ms since the epoch. */
@@ -125,7 +131,7 @@ export class StreamSession {
     this.transactions.published = published;
     const held = this.held ?? [];
     this.held = undefined;
-    for (const message of held) this.handle(message);
+    for (const message of held) this.handle(message, 0, message.length);
     if (this.reading && !this.flow.full) this.stream?.resume();
   }
 
@@ -165,21 +171,23 @@ export class StreamSession {
     this.stream.sendStatus(this.tracker.confirmed, true);
   }
 
-  /** Handles one message from the replication stream, in stream order. */
-  handle = (message: ReplicationMessage): void => {
+  /** Handles one CopyData message of the stream, `bytes[start, end)`, in stream order. */
+  handle = (bytes: Buffer, start: number, end: number): void => {
     if (!this.reading || this.failure !== undefined) return;
     if (this.held !== undefined) {
-      this.held.push(message);
+      this.held.push(bytes.subarray(start, end));
       return;
     }
     this.lastReceivedAt = Date.now();
     try {
-      if (message.kind === 'keepalive') {
-        if (this.tracker.idleAt(message.walEnd) !== undefined || message.replyRequested)
+      const kind = bytes[start];
+      if (kind === XLOG_DATA) {
+        this.handleData(bytes, start + XLOG_DATA_HEADER, end);
+      } else if (kind === KEEPALIVE) {
+        const keepalive = readKeepalive(bytes, start, end);
+        if (this.tracker.idleAt(keepalive.walEnd) !== undefined || keepalive.replyRequested)
           this.sendStatus(true);
-        return;
-      }
-      this.handleData(message.chunk, XLogData.DATA_START);
+      } else throw unexpectedMessage(bytes, start);
     } catch (err) {
       this.fail(
         toRelayError(err, 'REPLICATION_PROTOCOL', {
@@ -206,10 +214,10 @@ export class StreamSession {
     }
   }
 
-  /** One pgoutput message: `chunk` from `start` on. */
-  private handleData(chunk: Buffer, start: number): void {
-    const message = decodePgoutput(chunk, start);
-    const size = chunk.length - start;
+  /** One pgoutput message: `bytes[start, end)`. */
+  private handleData(bytes: Buffer, start: number, end: number): void {
+    const message = decodePgoutput(bytes, start, end);
+    const size = end - start;
     switch (message.tag) {
       case 'begin':
         this.transactions.begin(message);

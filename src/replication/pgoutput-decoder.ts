@@ -96,8 +96,9 @@ export class Tuple {
   }
 
   /**
-   * A copy of the value's bytes (null as for `text`). A copy, not a view: the message's bytes
-   * live in the connection's read buffer, which is reused while the event waits for Kafka.
+   * A copy of the value's bytes (null as for `text`). A copy, not a view: a view would keep the
+   * whole chunk the message arrived in (up to 64 KiB, other messages' bytes too) alive while the
+   * event waits for Kafka, past what flow control counts.
    */
   copy(index: number): Buffer | null {
     const start = this.bounds[2 * index];
@@ -139,11 +140,14 @@ export type PgoutputMessage =
 class Reader {
   private offset = 0;
   buffer: Buffer = Buffer.alloc(0);
+  /** Where the message ends in `buffer` (other messages may follow it there). */
+  end = 0;
 
-  /** Reads `buffer` from `start` on. */
-  reset(buffer: Buffer, start: number): this {
+  /** Reads `buffer[start, end)`. */
+  reset(buffer: Buffer, start: number, end: number): this {
     this.buffer = buffer;
     this.offset = start;
+    this.end = end;
     return this;
   }
 
@@ -185,7 +189,7 @@ class Reader {
 
   cstring(): string {
     const end = this.buffer.indexOf(0, this.offset);
-    if (end < 0) throw new Error('unterminated string');
+    if (end < 0 || end >= this.end) throw new Error('unterminated string');
     const value = this.buffer.toString('utf8', this.offset, end);
     this.offset = end + 1;
     return value;
@@ -198,14 +202,13 @@ class Reader {
   /** Steps over `length` bytes; returns where they start. */
   skip(length: number): number {
     const start = this.offset;
-    if (length < 0 || start + length > this.buffer.length)
-      throw new Error('value runs past the message');
+    if (length < 0 || start + length > this.end) throw new Error('value runs past the message');
     this.offset += length;
     return start;
   }
 
   bytes(length: number): Buffer {
-    if (this.offset + length > this.buffer.length) throw new Error('value runs past the message');
+    if (this.offset + length > this.end) throw new Error('value runs past the message');
     const value = this.buffer.subarray(this.offset, this.offset + length);
     this.offset += length;
     return value;
@@ -216,11 +219,18 @@ class Reader {
 const shared = new Reader();
 
 /**
- * Decodes one pgoutput (protocol version 1) message, `data` from `start` on (the XLogData chunk
- * is read in place). Throws on malformed input.
+ * Decodes one pgoutput (protocol version 1) message, `data[start, end)` (read in place where it
+ * arrived). Throws on malformed input, including a message that reads past its end.
  */
-export function decodePgoutput(data: Buffer, start = 0): PgoutputMessage {
-  const reader = shared.reset(data, start);
+export function decodePgoutput(data: Buffer, start = 0, end = data.length): PgoutputMessage {
+  const reader = shared.reset(data, start, end);
+  const message = decodeMessage(reader);
+  // Fixed-size fields are read without a check each; any of them past the end shows here.
+  if (reader.position > end) throw new Error('message runs past its end');
+  return message;
+}
+
+function decodeMessage(reader: Reader): PgoutputMessage {
   const tag = reader.u8();
   switch (tag) {
     case 0x42 /* B */:

@@ -9,49 +9,36 @@ import { readUInt64, type Lsn } from './lsn';
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC). */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n;
 
-/**
- * XLogData: the CopyData chunk as received, its WAL positions read when asked. The relay needs
- * only the plugin's bytes, which it decodes in place from `DATA_START` (no view, no bigints: three
- * of these per one-row transaction).
- */
-export class XLogData {
-  readonly kind = 'xlogdata';
-  /** Where the output plugin's bytes (one pgoutput message) start in `chunk`. */
-  static readonly DATA_START = 25;
+// The server's CopyData messages are read where they arrived: `bytes[start, end)` is one
+// message's contents (no view or object per message: three of them per one-row transaction).
 
-  constructor(readonly chunk: Buffer) {}
+/** XLogData ('w'): WAL start, WAL end and send time, then the output plugin's bytes. */
+export const XLOG_DATA = 0x77;
+/** Primary keepalive ('k'): WAL end, send time, reply requested. */
+export const KEEPALIVE = 0x6b;
+/** Where the output plugin's bytes (one pgoutput message) start in an XLogData message. */
+export const XLOG_DATA_HEADER = 25;
 
-  get walStart(): Lsn {
-    return readUInt64(this.chunk, 1);
-  }
-
-  get walEnd(): Lsn {
-    return readUInt64(this.chunk, 9);
-  }
-
-  /** The logical decoding output plugin's bytes (here: one pgoutput message). */
-  get data(): Buffer {
-    return this.chunk.subarray(XLogData.DATA_START);
-  }
+/** The WAL position an XLogData message starts at. */
+export function walStartOf(bytes: Buffer, start: number): Lsn {
+  return readUInt64(bytes, start + 1);
 }
 
 export interface PrimaryKeepalive {
-  kind: 'keepalive';
   /** The server's current end of WAL. */
   walEnd: Lsn;
   /** The server asks for a status update now (or it may time the connection out). */
   replyRequested: boolean;
 }
 
-export type ReplicationMessage = XLogData | PrimaryKeepalive;
+export function readKeepalive(bytes: Buffer, start: number, end: number): PrimaryKeepalive {
+  if (end - start < 18) throw new Error(`keepalive of ${end - start} bytes, expected 18`);
+  return { walEnd: readUInt64(bytes, start + 1), replyRequested: bytes[start + 17] === 1 };
+}
 
-export function parseCopyData(chunk: Buffer): ReplicationMessage {
-  const tag = chunk[0];
-  if (tag === 0x77 /* w */) return new XLogData(chunk);
-  if (tag === 0x6b /* k */) {
-    return { kind: 'keepalive', walEnd: readUInt64(chunk, 1), replyRequested: chunk[17] === 1 };
-  }
-  throw new Error(`unexpected replication message type 0x${(tag ?? 0).toString(16)}`);
+/** Why a CopyData message from the server is not one the relay can read. */
+export function unexpectedMessage(bytes: Buffer, start: number): Error {
+  return new Error(`unexpected replication message type 0x${(bytes[start] ?? 0).toString(16)}`);
 }
 
 /** Current time as PostgreSQL microseconds since 2000-01-01. */

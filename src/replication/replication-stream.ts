@@ -1,25 +1,31 @@
+import { EventEmitter } from 'node:events';
 import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors';
 import { describeDatabase } from '../redact';
 import { raceTimeout } from '../retry/timeout';
 import type { Lsn } from './lsn';
-import { encodeStandbyStatus, parseCopyData, type ReplicationMessage } from './protocol';
+import { CopyFramer } from './copy-framer';
+import { encodeStandbyStatus } from './protocol';
 import { READ_INTERVAL_MS, ReadPacer, type PacedSocket } from './read-pacer';
 
 /** pg's Connection sends CopyData but its type definitions do not say so. */
 interface CopyConnection {
   stream: NodeJS.ReadableStream & PacedSocket;
   sendCopyFromChunk(chunk: Buffer): void;
-  on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
-  removeAllListeners(event: 'copyData'): void;
   once(event: 'replicationStart', listener: () => void): void;
+  /** Where pg sets up its parser on the socket (pg 8): replaced to put a CopyFramer before it. */
+  attachListeners(stream: EventEmitter): void;
 }
 
-/** Who receives the stream: told about it first, then given each message in order. */
+/**
+ * Who receives the stream: told about it first, then given each CopyData message in order, as
+ * `bytes[start, end)` (XLogData or keepalive, see protocol.ts). `bytes` is the socket's chunk or,
+ * for a message split across chunks, a buffer of its own; neither is written again.
+ */
 export interface StreamConsumer {
   attach(stream: ReplicationStream): void;
-  handle(message: ReplicationMessage): void;
+  handle(bytes: Buffer, start: number, end: number): void;
 }
 
 export interface StreamOptions {
@@ -62,6 +68,7 @@ export async function openReplicationConnection(
   databaseUrl: string,
   application: string,
   log: Logger,
+  framer?: CopyFramer,
 ): Promise<Client> {
   // pg supports the `replication` startup parameter; its type definitions omit it.
   const config: ClientConfig & { replication: 'database' } = {
@@ -71,6 +78,7 @@ export async function openReplicationConnection(
   };
   const client = new Client(config);
   client.on('error', (err) => log.debug({ err }, 'replication connection error'));
+  if (framer !== undefined) frameBeforePg(client, framer);
   try {
     await client.connect();
   } catch (err) {
@@ -84,8 +92,35 @@ export async function openReplicationConnection(
 }
 
 /**
+ * Puts `framer` between the socket and pg's parser: pg then parses only what the framer forwards.
+ * Installed before connecting, as pg attaches its parser once the socket (or TLS) is up.
+ */
+function frameBeforePg(client: Client, framer: CopyFramer): void {
+  const connection = client.connection as unknown as CopyConnection;
+  if (typeof connection.attachListeners !== 'function')
+    throw new Error(
+      'pg no longer has Connection.attachListeners: this pg version is not supported',
+    );
+  const attachPg = connection.attachListeners.bind(connection);
+  connection.attachListeners = (socket) => {
+    const toPg = new EventEmitter();
+    attachPg(toPg);
+    framer.forward = (message) => toPg.emit('data', message);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        framer.push(chunk);
+      } catch (err) {
+        // A frame that cannot be read: the connection is unusable (REPLICATION_LOST, retried).
+        (socket as unknown as { destroy(err: Error): void }).destroy(err as Error);
+      }
+    });
+    socket.on('end', () => toPg.emit('end'));
+  };
+}
+
+/**
  * A logical replication connection streaming one slot with pgoutput. It only moves bytes: it
- * hands each XLogData/keepalive to `onMessage` in order, sends standby status updates when told,
+ * hands each XLogData/keepalive to its consumer in order, sends standby status updates when told,
  * and pauses the socket for back-pressure. What to confirm is decided elsewhere.
  */
 export class ReplicationStream {
@@ -114,10 +149,12 @@ export class ReplicationStream {
     consumer: StreamConsumer,
     log: Logger,
   ): Promise<ReplicationStream> {
+    const framer = new CopyFramer();
     const client = await openReplicationConnection(
       options.databaseUrl,
       applicationName(options.slotName),
       log,
+      framer,
     );
     let origin: string;
     try {
@@ -135,12 +172,10 @@ export class ReplicationStream {
       options.readIntervalMs ?? READ_INTERVAL_MS,
     );
     consumer.attach(stream);
-    // The stream's CopyData is ours alone: pg's Client hands each one to the active query, which
-    // for this one (not a COPY) does nothing, and a second listener makes Node copy the listener
-    // list on every message (three per one-row transaction).
-    connection.removeAllListeners('copyData');
-    connection.on('copyData', ({ chunk }) => consumer.handle(parseCopyData(chunk)));
-    // After pg's own listener, which has parsed the chunk and handed on its messages.
+    // The stream's CopyData is ours alone (pg's Client would hand each one to the active query,
+    // which for this one, not a COPY, does nothing).
+    framer.onCopyData = (bytes, start, end) => consumer.handle(bytes, start, end);
+    // After the framer's listener, which has handed on the chunk's messages.
     connection.stream.on('data', (chunk: Buffer) => stream.reading.afterRead(chunk.length));
     const pluginOptions = [`proto_version '1'`, `publication_names '${options.publicationName}'`];
     if (options.messages === true) pluginOptions.push(`messages 'true'`);

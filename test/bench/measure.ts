@@ -11,6 +11,7 @@ import { kafkaClient } from '../helpers/kafka';
 import pino from 'pino';
 import { parseLsn } from '../../src/replication/lsn';
 import { ReplicationStream } from '../../src/replication/replication-stream';
+import { readKeepalive, walStartOf, XLOG_DATA } from '../../src/replication/protocol';
 import type { ConsumerWorkerData, ConsumerWorkerMessage } from './consumer-worker';
 import { createTopic, topicRecords } from './workload';
 
@@ -52,14 +53,16 @@ export async function bareReaderSeconds(
     { databaseUrl, slotName: slot, publicationName: publication, readIntervalMs: 0 },
     {
       attach: (s) => (stream = s),
-      handle: (message) => {
-        if (message.kind === 'xlogdata') {
+      handle: (bytes, start, stop) => {
+        if (bytes[start] === XLOG_DATA) {
           if (Number.isNaN(started)) started = now();
-          if (message.walStart > position) position = message.walStart;
+          const walStart = walStartOf(bytes, start);
+          if (walStart > position) position = walStart;
           if (position >= end) finish?.();
         } else {
-          if (message.walEnd >= end) finish?.();
-          if (message.replyRequested) stream?.sendStatus(position);
+          const keepalive = readKeepalive(bytes, start, stop);
+          if (keepalive.walEnd >= end) finish?.();
+          if (keepalive.replyRequested) stream?.sendStatus(position);
         }
       },
     },

@@ -3,7 +3,7 @@ import type { EventSink } from '../../../src/delivery/delivery';
 import { DEBEZIUM_LAYOUT } from '../../../src/events/outbox-mapper';
 import { RecordMapper } from '../../../src/kafka/record-mapper';
 import type { ReplicationStream } from '../../../src/replication/replication-stream';
-import { XLogData } from '../../../src/replication/protocol';
+import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER } from '../../../src/replication/protocol';
 import { CONFIRM_INTERVAL_MS } from '../../../src/relay/confirmations';
 import { StreamSession, type EventToken } from '../../../src/relay/session';
 import { TableName } from '../../../src/table-name';
@@ -48,10 +48,15 @@ function sessionWithStream() {
   );
   session.attach(stream);
   session.start(sink, undefined);
-  // XLogData as the server sends it: 'w', two positions and the send time, then the message.
-  const header = Buffer.alloc(XLogData.DATA_START);
-  header[0] = 0x77;
-  const data = (buffer: Buffer) => session.handle(new XLogData(Buffer.concat([header, buffer])));
+  // XLogData as the server sends it: 'w', two positions and the send time, then the message;
+  // handed over in the middle of other bytes, as a range of the socket's chunk.
+  const header = Buffer.alloc(XLOG_DATA_HEADER);
+  header[0] = XLOG_DATA;
+  const around = Buffer.alloc(7, 0xff);
+  const data = (buffer: Buffer) => {
+    const chunk = Buffer.concat([around, header, buffer, around]);
+    session.handle(chunk, around.length, chunk.length - around.length);
+  };
   data(
     PgoutputBuilder.relation(16384, 'public', 'outbox', [
       ['id', UUID],
@@ -109,12 +114,30 @@ describe('StreamSession confirmations', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('fails on a CopyData message that is neither XLogData nor a keepalive, and reads no further', () => {
+    const { session, sent, transaction } = sessionWithStream();
+    const failures: string[] = [];
+    session.onFailure((err) => failures.push(`${err.code}: ${err.message}`));
+    const chunk = Buffer.from([0x00, 0x78, 0x01]);
+    session.handle(chunk, 1, 3);
+    expect(failures).toEqual([
+      expect.stringContaining('REPLICATION_PROTOCOL') as unknown as string,
+    ]);
+    expect(failures[0]).toContain('unexpected replication message type 0x78');
+    transaction(100n);
+    expect(sent).toHaveLength(0);
+  });
+
   it('answers a keepalive that asks for a reply at once, with the newest position', () => {
     const { session, sent, transaction } = sessionWithStream();
     session.acked([transaction(100n)]);
     session.acked([transaction(200n)]);
     expect(sent).toHaveLength(1);
-    session.handle({ kind: 'keepalive', walEnd: 200n, replyRequested: true });
+    const keepalive = Buffer.alloc(18);
+    keepalive[0] = KEEPALIVE;
+    keepalive.writeBigUInt64BE(200n, 1);
+    keepalive[17] = 1;
+    session.handle(keepalive, 0, keepalive.length);
     expect(sent).toEqual([
       { lsn: 100n, reply: false },
       { lsn: 200n, reply: false },

@@ -112,6 +112,20 @@ describe('decodePgoutput', () => {
       .raw(Buffer.from('short'))
       .build();
     expect(() => decodePgoutput(truncated)).toThrow('runs past the message');
+    // The same within a larger buffer (messages are read where they arrived, others after them):
+    // the message's end is the bound, not the buffer's.
+    const followed = Buffer.concat([truncated, Buffer.alloc(200, 0x41)]);
+    expect(() => decodePgoutput(followed, 0, truncated.length)).toThrow('runs past the message');
+    const begin = B.begin(0x10n, 5n, 7);
+    const inside = Buffer.concat([Buffer.from('xy'), begin, B.commit(0x10n, 0x38n, 5n)]);
+    expect(decodePgoutput(inside, 2, 2 + begin.length)).toMatchObject({ tag: 'begin', xid: 7 });
+    expect(() => decodePgoutput(inside, 2, 2 + begin.length - 1)).toThrow(
+      'message runs past its end',
+    );
+    const relation = B.relation(1, 'public', 'outbox', [['id', 25]]);
+    // Cut before the schema name's terminator, with a zero byte right after the cut.
+    const cut = Buffer.concat([relation.subarray(0, 11), Buffer.from('\0tail')]);
+    expect(() => decodePgoutput(cut, 0, 11)).toThrow('unterminated string');
     expect(() => decodePgoutput(new B().byte('I').u32(1).byte('K').build())).toThrow(
       'insert without new tuple',
     );

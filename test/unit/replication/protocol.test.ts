@@ -1,42 +1,36 @@
 import {
   encodeStandbyStatus,
-  parseCopyData,
+  KEEPALIVE,
   pgNow,
   pgTimestampToUnixMicros,
+  readKeepalive,
+  unexpectedMessage,
+  walStartOf,
+  XLOG_DATA,
+  XLOG_DATA_HEADER,
 } from '../../../src/replication/protocol';
 
 describe('replication protocol', () => {
-  it('parses XLogData: positions and the plugin payload', () => {
-    const chunk = Buffer.alloc(25 + 3);
-    chunk[0] = 0x77;
-    chunk.writeBigUInt64BE(0x1_0000_0010n, 1);
-    chunk.writeBigUInt64BE(0x1_0000_0020n, 9);
-    chunk.write('abc', 25);
-    const message = parseCopyData(chunk);
-    expect(message).toMatchObject({
-      kind: 'xlogdata',
-      walStart: 0x1_0000_0010n,
-      walEnd: 0x1_0000_0020n,
-    });
-    expect(message.kind === 'xlogdata' && message.data.toString()).toBe('abc');
+  it('reads an XLogData message where it is: its WAL start', () => {
+    const bytes = Buffer.alloc(3 + XLOG_DATA_HEADER + 3, 0xff);
+    bytes[3] = XLOG_DATA;
+    bytes.writeBigUInt64BE(0x1_0000_0010n, 4);
+    expect(walStartOf(bytes, 3)).toBe(0x1_0000_0010n);
   });
 
-  it('parses a primary keepalive and its reply request', () => {
-    const chunk = Buffer.alloc(18);
-    chunk[0] = 0x6b;
-    chunk.writeBigUInt64BE(0xabcdefn, 1);
-    chunk[17] = 1;
-    expect(parseCopyData(chunk)).toEqual({
-      kind: 'keepalive',
-      walEnd: 0xabcdefn,
-      replyRequested: true,
-    });
-    chunk[17] = 0;
-    expect(parseCopyData(chunk)).toMatchObject({ replyRequested: false });
+  it('reads a primary keepalive and its reply request', () => {
+    const bytes = Buffer.alloc(2 + 18);
+    bytes[2] = KEEPALIVE;
+    bytes.writeBigUInt64BE(0xabcdefn, 3);
+    bytes[19] = 1;
+    expect(readKeepalive(bytes, 2, 20)).toEqual({ walEnd: 0xabcdefn, replyRequested: true });
+    bytes[19] = 0;
+    expect(readKeepalive(bytes, 2, 20)).toMatchObject({ replyRequested: false });
+    expect(() => readKeepalive(bytes, 2, 19)).toThrow('keepalive of 17 bytes, expected 18');
   });
 
-  it('rejects unknown message types', () => {
-    expect(() => parseCopyData(Buffer.from([0x78, 0]))).toThrow(
+  it('names unknown message types', () => {
+    expect(unexpectedMessage(Buffer.from([0, 0x78]), 1).message).toBe(
       'unexpected replication message type 0x78',
     );
   });
