@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import type { ConsumedRecord } from './kafka';
+import { readTopic, type ConsumedRecord } from './kafka';
 import { javaPartition } from './java-partitioner';
+import { testKafkaBrokers } from './services';
 
 /**
  * Concurrent "services" writing outbox rows. Each event carries its aggregate's version, taken
@@ -143,4 +144,31 @@ export function checkDeliveries(
     .filter(([key, set]) => set.size !== 1 || !set.has(javaPartition(key, partitions)))
     .map(([key]) => key);
   return { missing, duplicates, outOfOrder, misplaced };
+}
+
+/**
+ * Every event committed to `table`, read back from `topic` until each id was seen (duplicates
+ * allowed), compared with what the database committed.
+ */
+export async function readBackDeliveries(
+  databaseUrl: string,
+  table: string,
+  topic: string,
+  partitions: number,
+): Promise<DeliveryReport> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  let events: CommittedEvent[];
+  try {
+    events = await committedEvents(client, table);
+  } finally {
+    await client.end();
+  }
+  const records = await readTopic(testKafkaBrokers(), topic, {
+    count: events.length,
+    timeoutMs: 60_000,
+    distinctIds: events.length,
+    settleMs: 1000,
+  });
+  return checkDeliveries(events, records, partitions);
 }

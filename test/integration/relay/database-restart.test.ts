@@ -1,14 +1,7 @@
 import { PostgresServer } from '../../harness/postgres';
-import { readTopic } from '../../helpers/kafka';
 import { createOutboxTable, outboxNames, relayEnv, withSql } from '../../helpers/outbox';
 import { RelayProcess } from '../../helpers/relay-process';
-import { testKafkaBrokers } from '../../helpers/services';
-import {
-  checkDeliveries,
-  committedEvents,
-  prepareVersions,
-  runWriters,
-} from '../../helpers/writers';
+import { prepareVersions, readBackDeliveries, runWriters } from '../../helpers/writers';
 
 // Restarts its own PostgreSQL, so it never disturbs tests using the shared one.
 describe('relay: database restarts', () => {
@@ -50,14 +43,7 @@ describe('relay: database restarts', () => {
       await relay.waitForLog((l) => /reconnecting/.test(l.msg), 'a reconnect warning');
       await write();
 
-      const events = await withSql(pg.url, (sql) => committedEvents(sql, names.table));
-      const records = await readTopic(testKafkaBrokers(), `${names.topicPrefix}.order`, {
-        count: events.length,
-        timeoutMs: 60_000,
-        distinctIds: events.length,
-        settleMs: 1000,
-      });
-      const report = checkDeliveries(events, records, 3);
+      const report = await readBackDeliveries(pg.url, names.table, `${names.topicPrefix}.order`, 3);
       expect(report.missing).toEqual([]);
       expect(report.outOfOrder).toEqual([]);
       expect(report.misplaced).toEqual([]);
