@@ -1,18 +1,21 @@
 /**
- * `npm run bench:ab -- --a DIR --b DIR [--rows 1] [--events 200000] [--rounds 3]`: two built
+ * `npm run bench:ab -- --a DIR --b DIR [--rows 1] [--events 200000] [--rounds 3]
+ * [--a-env NAME=value ...] [--b-env NAME=value ...]`: two built
  * checkouts of the relay (each with its `package.json` and `dist/`; e.g. this one, `--b .`, after
  * `npm run build`, against `git worktree add ../before <rev> && ln -s "$PWD/node_modules"
  * ../before/ && (cd ../before && npm run build)`) catching up the same WAL, taking turns. Each round writes the
  * workload once, with one slot per build, and runs them in alternating order; per run it prints
  * events/s and the CPU per event of the relay, its walsender and the broker (from `/proc`), then
  * the means of each build. On a shared machine whose speed drifts, only such side-by-side runs
- * tell a small change from the noise. Not part of `npm test`.
+ * tell a small change from the noise. `--a-env` / `--b-env` set relay settings for one side only
+ * (two settings of one build: `--a . --b . --b-env MAX_IN_FLIGHT_EVENTS=20000`). Not part of
+ * `npm test`.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
-import { argument } from './args';
+import { argument, envArguments } from './args';
 import { warmUpBroker } from './broker-warm-up';
 import { alternatingCatchUps } from './relay-run';
 
@@ -32,7 +35,7 @@ async function main(): Promise<void> {
     const dir = resolve(argument(flag, ''));
     const cli = join(dir, 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${flag} must name a built checkout: no ${cli}`);
-    return { name: flag.slice(2), cli };
+    return { name: flag.slice(2), cli, env: envArguments(`${flag}-env`) };
   });
   const rows = Number(argument('--rows', '1'));
   const events = Number(argument('--events', '200000'));
@@ -47,13 +50,14 @@ async function main(): Promise<void> {
       pg,
       kafka,
       prefix: 'ab',
-      variants: builds.map(({ name, cli }) => ({
+      variants: builds.map(({ name, cli, env }) => ({
         name,
         cli,
         topic: (table) => `${table}_${name}.bench`,
         env: (table) => ({
           TOPIC_TEMPLATE: `${table}_${name}.{aggregateType}`,
           NODE_PATH: nodePath,
+          ...env,
         }),
       })),
       rounds,

@@ -16,7 +16,7 @@ import { CpuWindow, describeCpu } from './cpu';
 import { measureLatency } from './measure';
 import { relayCatchUp, relayEnvFor } from './relay-run';
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
-import { argument } from './args';
+import { argument, envArguments } from './args';
 
 interface ProfileNode {
   id: number;
@@ -129,11 +129,7 @@ async function main(): Promise<void> {
   const events = Number(argument('--events', '100000'));
   const rows = argument('--rows', '1,100').split(',').map(Number);
   // Relay settings to try (A/B against the defaults), e.g. --env KAFKA_BATCH_MAX_EVENTS=2000.
-  const overrides = Object.fromEntries(
-    process.argv.flatMap((arg, i) =>
-      process.argv[i - 1] === '--env' ? [arg.split(/=(.*)/s).slice(0, 2)] : [],
-    ),
-  ) as Record<string, string>;
+  const overrides = envArguments('--env');
   const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results', 'profiles');
   mkdirSync(dir, { recursive: true });
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
