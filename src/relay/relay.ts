@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaLogTap } from '../logger';
 import type { Config } from '../config/load';
-import { describeError, isRelayError, RelayError, toRelayError } from '../errors';
+import { describeError, isRelayError, RelayError } from '../errors';
 import { formatLsn } from '../replication/lsn';
 import { backoffDelay, sleep } from '../retry/backoff';
 import { withDatabase } from './database';
@@ -13,6 +13,7 @@ import { ExactlyOnceDelivery } from '../delivery/exactly-once';
 import { Interrupts, type Interrupt } from './interrupts';
 import type { EventToken } from './session';
 import { ActiveSession } from './active-session';
+import { afterSessionFailure } from './failure-policy';
 import { checkSlot, retryAtStartup } from './startup';
 import { SlotGuard } from './slot-gap';
 import { Heartbeat } from '../ops/heartbeat';
@@ -239,45 +240,26 @@ export class Relay {
     throw interrupt.error;
   }
 
-  /**
-   * What to do after a session failed: 'stopped' (we are stopping anyway), 'standby' (another
-   * instance holds the slot), or the error to retry with backoff. Throws what must end the relay.
-   */
+  /** What to do after a session failed (see afterSessionFailure); throws what ends the relay. */
   private afterError(err: unknown): 'stopped' | 'standby' | RelayError {
-    // While stopping, retriable errors of the torn-down session are expected; a fatal error or a
-    // drain that did not finish is not: it must reach the exit code.
-    if (this.stopping) {
-      if (isRelayError(err) && !err.retriable) {
-        if (!isRelayError(err, 'SHUTDOWN_TIMEOUT') && !isRelayError(err, 'SHUTDOWN_INCOMPLETE'))
-          this.ops.error(err);
-        throw err;
-      }
-      return 'stopped';
+    const outcome = afterSessionFailure(err, {
+      stopping: this.stopping,
+      streamedOnce: this.streamedOnce,
+      pastStartupDeadline: Date.now() >= this.startupDeadline,
+      startupTimeoutMs: this.config.startupTimeoutMs,
+    });
+    switch (outcome.next) {
+      case 'exit':
+        if (outcome.report) this.ops.error(outcome.error);
+        throw outcome.error;
+      case 'standby':
+        this.ops.state.role = 'standby';
+        return 'standby';
+      case 'retry':
+        return outcome.error;
+      case 'stopped':
+        return 'stopped';
     }
-    let error = toRelayError(err, 'REPLICATION_LOST', { retriable: true });
-    if (
-      error.retriable &&
-      !this.streamedOnce &&
-      Date.now() >= this.startupDeadline &&
-      error.code.startsWith('KAFKA_')
-    ) {
-      // Kafka never let a first session start (e.g. transactions that cannot initialise): say so
-      // instead of retrying in silence.
-      error = new RelayError(
-        error.code,
-        `${error.message} (start-up gave up after STARTUP_TIMEOUT_MS=${this.config.startupTimeoutMs} ms)`,
-        { cause: error.cause, context: error.context },
-      );
-    }
-    if (!error.retriable) {
-      this.ops.error(error);
-      throw error;
-    }
-    if (error.code === 'SLOT_IN_USE') {
-      this.ops.state.role = 'standby';
-      return 'standby';
-    }
-    return error;
   }
 
   private async backoff(error: RelayError, attempt: number): Promise<void> {
