@@ -146,16 +146,26 @@ export function checkDeliveries(
   return { missing, duplicates, outOfOrder, misplaced };
 }
 
+/** A delivery report with the counts it was made from. */
+export interface DeliveryReadBack extends DeliveryReport {
+  /** Events committed to the table. */
+  events: number;
+  /** Records read from the topic (duplicates included). */
+  records: number;
+}
+
 /**
  * Every event committed to `table`, read back from `topic` until each id was seen (duplicates
- * allowed), compared with what the database committed.
+ * allowed; after that, `settleMs` more to catch late extra records), compared with what the
+ * database committed.
  */
 export async function readBackDeliveries(
   databaseUrl: string,
   table: string,
   topic: string,
   partitions: number,
-): Promise<DeliveryReport> {
+  { timeoutMs = 60_000, settleMs = 1_000 }: { timeoutMs?: number; settleMs?: number } = {},
+): Promise<DeliveryReadBack> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   let events: CommittedEvent[];
@@ -166,9 +176,13 @@ export async function readBackDeliveries(
   }
   const records = await readTopic(testKafkaBrokers(), topic, {
     count: events.length,
-    timeoutMs: 60_000,
+    timeoutMs,
     distinctIds: events.length,
-    settleMs: 1000,
+    settleMs,
   });
-  return checkDeliveries(events, records, partitions);
+  return {
+    ...checkDeliveries(events, records, partitions),
+    events: events.length,
+    records: records.length,
+  };
 }

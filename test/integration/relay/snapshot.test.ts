@@ -3,8 +3,7 @@ import { dropOutbox, outboxNames, relayEnv, withSql } from '../../helpers/outbox
 import { RelayProcess } from '../../helpers/relay-process';
 import { testDatabaseUrl, testKafkaBrokers } from '../../helpers/services';
 import {
-  checkDeliveries,
-  committedEvents,
+  readBackDeliveries,
   prepareVersions,
   runWriters,
   versionTable,
@@ -61,19 +60,15 @@ describe('relay: SNAPSHOT_MODE=initial', () => {
       const backfilled = relay.logs.find((l) => /initial backfill done/.test(l.msg));
       expect(backfilled?.published).toBeGreaterThan(0);
       await during;
-      const events = await withSql(url, (sql) => committedEvents(sql, names.table));
-      const records = await readTopic(testKafkaBrokers(), `${names.topicPrefix}.account`, {
-        count: events.length,
-        timeoutMs: 60_000,
+      const report = await readBackDeliveries(url, names.table, `${names.topicPrefix}.account`, 6, {
         settleMs: 2_000,
       });
-      const report = checkDeliveries(events, records, 6);
       expect(report.missing).toEqual([]);
       expect(report.duplicates).toBe(0);
       expect(report.outOfOrder).toEqual([]);
       expect(report.misplaced).toEqual([]);
       process.stdout.write(
-        `[snapshot] ${events.length} events: ${String(backfilled?.published)} backfilled, the rest streamed, 0 duplicates\n`,
+        `[snapshot] ${report.events} events: ${String(backfilled?.published)} backfilled, the rest streamed, 0 duplicates\n`,
       );
     } finally {
       expect(await relay.stop()).toBe(0);
