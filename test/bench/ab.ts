@@ -17,7 +17,7 @@ import { KafkaServer } from '../harness/kafka';
 import { PostgresServer } from '../harness/postgres';
 import { argument, envArguments } from './args';
 import { warmUpBroker } from './broker-warm-up';
-import { alternatingCatchUps } from './relay-run';
+import { alternatingCatchUps, flowPausedShare } from './relay-run';
 
 const say = (text: string) => process.stdout.write(`[ab] ${text}\n`);
 
@@ -26,6 +26,8 @@ interface Run {
   relayUs: number;
   walsenderUs: number;
   brokerUs: number;
+  /** Share of the catch-up (streaming to confirmed) the relay's reading was paused by flow control. */
+  flowPausedShare: number;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -70,16 +72,17 @@ async function main(): Promise<void> {
           relayUs: seen.cpu.systemUs,
           walsenderUs: seen.cpu.walsenderUs,
           brokerUs: seen.cpu.kafkaUs,
+          flowPausedShare: flowPausedShare(seen),
         };
         runs.get(build.name)!.push(run);
         say(
-          `round ${round}, ${build.name}: ${run.eventsPerSecond.toFixed(0)} events/s, CPU per event: relay ${run.relayUs.toFixed(1)} us, walsender ${run.walsenderUs.toFixed(1)}, broker ${run.brokerUs.toFixed(1)} (machine ${(100 * seen.cpu.machineBusy).toFixed(0)}% busy), peak RSS ${(seen.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+          `round ${round}, ${build.name}: ${run.eventsPerSecond.toFixed(0)} events/s, CPU per event: relay ${run.relayUs.toFixed(1)} us, walsender ${run.walsenderUs.toFixed(1)}, broker ${run.brokerUs.toFixed(1)} (machine ${(100 * seen.cpu.machineBusy).toFixed(0)}% busy), peak RSS ${(seen.peakRssBytes / 2 ** 20).toFixed(0)} MiB, reading paused by flow control ${(100 * run.flowPausedShare).toFixed(0)}% of the catch-up (${seen.flowPaused.pauses} pauses)`,
         );
       },
     });
     for (const [build, list] of runs)
       say(
-        `${build} (${rows}-row transactions, ${list.length} runs): ${mean(list.map((r) => r.eventsPerSecond)).toFixed(0)} events/s, relay ${mean(list.map((r) => r.relayUs)).toFixed(2)} us, walsender ${mean(list.map((r) => r.walsenderUs)).toFixed(2)} us, broker ${mean(list.map((r) => r.brokerUs)).toFixed(2)} us per event`,
+        `${build} (${rows}-row transactions, ${list.length} runs): ${mean(list.map((r) => r.eventsPerSecond)).toFixed(0)} events/s, relay ${mean(list.map((r) => r.relayUs)).toFixed(2)} us, walsender ${mean(list.map((r) => r.walsenderUs)).toFixed(2)} us, broker ${mean(list.map((r) => r.brokerUs)).toFixed(2)} us per event, reading paused ${(100 * mean(list.map((r) => r.flowPausedShare))).toFixed(0)}% of the time`,
       );
   } finally {
     await Promise.all([kafka.stop(), pg.stop()]);

@@ -59,6 +59,21 @@ export interface CatchUp {
   peakRssBytes: number;
   /** CPU per event from "streaming" to the end (relay, its walsender, the broker). */
   cpu: CatchUpCpu;
+  /**
+   * Reading paused by flow control (events in flight at MAX_IN_FLIGHT_EVENTS / _BYTES, waiting
+   * for Kafka's acknowledgements) over the run, from the relay's metrics: seconds and pauses.
+   */
+  flowPaused: { seconds: number; pauses: number };
+}
+
+/**
+ * Share of a catch-up the relay's reading was paused by flow control, of the time from "streaming"
+ * to the slot's confirming the end (the span every pause falls in).
+ */
+export function flowPausedShare(
+  run: Pick<CatchUp, 'flowPaused' | 'streamingAt' | 'confirmedAt'>,
+): number {
+  return run.flowPaused.seconds / (run.confirmedAt - run.streamingAt);
 }
 
 /**
@@ -126,6 +141,11 @@ export async function relayCatchUp(options: {
     ]);
     const confirmedAt = confirmed.at;
     const cpuPerEvent = cpu.stop(options.topic?.events ?? NaN);
+    const metrics = await relay.metrics().catch(() => new Map<string, number>());
+    const flowPaused = {
+      seconds: metrics.get('outbox_relay_flow_control_paused_seconds_total') ?? NaN,
+      pauses: metrics.get('outbox_relay_flow_control_pauses_total') ?? NaN,
+    };
     const confirmedEarly = options.topic !== undefined && confirmed.records < options.topic.events;
     if (confirmedEarly)
       process.stdout.write(
@@ -145,6 +165,7 @@ export async function relayCatchUp(options: {
       confirmedEarly,
       peakRssBytes: relay.peakRss(),
       cpu: cpuPerEvent,
+      flowPaused,
     };
   } finally {
     await relay.stop();

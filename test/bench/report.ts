@@ -32,6 +32,12 @@ export interface ThroughputRow {
   relayCpu?: CatchUpCpu;
   relayExactlyOnceCpu?: CatchUpCpu;
   debeziumCpu?: CatchUpCpu;
+  /**
+   * Share of the relay's catch-up (from "streaming" to the slot confirming the end) its reading
+   * was paused by flow control, waiting for Kafka's acknowledgements (at-least-once, exactly-once).
+   */
+  relayFlowPausedShare?: number;
+  relayExactlyOnceFlowPausedShare?: number;
 }
 
 export interface LatencyRow extends LatencyResult {

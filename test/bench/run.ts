@@ -17,7 +17,13 @@ import { PostgresServer } from '../harness/postgres';
 import { RegistryServer } from '../harness/registry';
 import { RelayProcess } from '../helpers/relay-process';
 import { waitFor } from '../helpers/wait-for';
-import { exactlyOnceEnv, relayCatchUp, relayEnvFor } from './relay-run';
+import {
+  exactlyOnceEnv,
+  flowPausedShare,
+  relayCatchUp,
+  relayEnvFor,
+  type CatchUp,
+} from './relay-run';
 import { DEBEZIUM_VERSION, DebeziumServer, ensureDebezium } from './debezium';
 import {
   bareReaderSeconds,
@@ -98,6 +104,9 @@ const cpuText = (cpu: CatchUpCpu | undefined) =>
   cpu === undefined
     ? 'CPU not measured'
     : `CPU per event ${cpu.systemUs.toFixed(1)} us (walsender ${cpu.walsenderUs.toFixed(1)}, broker ${cpu.kafkaUs.toFixed(1)}; machine ${(100 * cpu.machineBusy).toFixed(0)}% busy)`;
+
+const flowText = (run: CatchUp) =>
+  `reading paused by flow control ${(100 * flowPausedShare(run)).toFixed(0)}% of the catch-up (${run.flowPaused.pauses} pauses)`;
 
 async function waitForSlotActive(url: string, slot: string, alive: () => boolean): Promise<void> {
   await waitFor(
@@ -223,7 +232,7 @@ async function main(): Promise<void> {
       const { streamingAt, confirmedAt, peakRssBytes: relayRssBytes } = catchUp;
       const relayEps = plan.events / (seen.last - seen.first);
       say(
-        `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(catchUp.cpu)}`,
+        `  outbox-relay: ${relayEps.toFixed(0)} events/s (confirmed: ${(plan.events / (confirmedAt - streamingAt)).toFixed(0)}/s), peak RSS ${(relayRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(catchUp.cpu)}; ${flowText(catchUp)}`,
       );
 
       // Right after the JSON run, on the same WAL: the closest comparison the machine allows.
@@ -270,7 +279,7 @@ async function main(): Promise<void> {
       });
       const eosEps = plan.events / (eos.last - eos.first);
       say(
-        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once; confirmed: ${(plan.events / (eos.confirmedAt - eos.streamingAt)).toFixed(0)}/s), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(eos.cpu)}`,
+        `  outbox-relay exactly-once: ${eosEps.toFixed(0)} events/s (${((100 * eosEps) / relayEps).toFixed(0)}% of at-least-once; confirmed: ${(plan.events / (eos.confirmedAt - eos.streamingAt)).toFixed(0)}/s), peak RSS ${(eos.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(eos.cpu)}; ${flowText(eos)}`,
       );
 
       const produceS = await produceSeconds(
@@ -300,6 +309,8 @@ async function main(): Promise<void> {
         relayExactlyOnceConfirmed: plan.events / (eos.confirmedAt - eos.streamingAt),
         relayExactlyOnceRssBytes: eos.peakRssBytes,
         relayCpu: catchUp.cpu,
+        relayFlowPausedShare: flowPausedShare(catchUp),
+        relayExactlyOnceFlowPausedShare: flowPausedShare(eos),
         relayExactlyOnceCpu: eos.cpu,
         ...(avroEps === undefined
           ? {}
