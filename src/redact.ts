@@ -1,3 +1,5 @@
+import { describeAddress, parseDatabaseUrl } from './config/database-url';
+
 /** A connection string safe to log: the password (if any) replaced by "***". */
 export function redactUrl(url: string): string {
   try {
@@ -12,12 +14,10 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** Where a connection string points, for messages: host:port/database, never credentials. */
+/** Where a connection string points, for messages: host:port/database or the socket; never credentials. */
 export function describeDatabase(url: string): string {
   try {
-    const parsed = new URL(url);
-    const host = parsed.hostname || parsed.searchParams.get('host') || 'localhost';
-    return `${host}:${parsed.port || '5432'}${parsed.pathname || '/'}`;
+    return describeAddress(parseDatabaseUrl(url));
   } catch {
     return '(unparseable connection string)';
   }

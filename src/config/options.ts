@@ -1,3 +1,4 @@
+import { type DatabaseAddress, parseDatabaseUrl } from './database-url';
 import { VALUE_FORMAT_NAMES } from '../kafka/formats';
 import { topicProblem } from '../kafka/topic-name';
 import { customOption, enumOption, intOption, stringOption } from './option';
@@ -9,18 +10,21 @@ import { REGISTRY_OPTIONS } from './registry-options';
 import { ROUTING_OPTIONS } from './routing-options';
 import { SECURITY_OPTIONS } from './security-options';
 
-function parseDatabaseUrl(raw: string): string {
+function checkDatabaseUrl(raw: string): string {
   const value = raw.trim();
-  let url: URL;
+  let address: DatabaseAddress;
   try {
-    url = new URL(value);
+    address = parseDatabaseUrl(value);
   } catch {
-    throw new Error('must be a URL like postgres://user:password@host:5432/database');
+    throw new Error(
+      'must be a URL like postgres://user:password@host:5432/database (or, for a Unix socket, postgres://user@/database?host=/var/run/postgresql)',
+    );
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new Error(`must start with postgres:// or postgresql://, got ${url.protocol}//`);
+  if (address.protocol !== 'postgres:' && address.protocol !== 'postgresql:') {
+    throw new Error(`must start with postgres:// or postgresql://, got ${address.protocol}//`);
   }
-  if (url.hostname === '' && !url.searchParams.has('host')) throw new Error('must name a host');
+  if (address.host === '')
+    throw new Error('must name a host, or a Unix socket directory as ?host=/var/run/postgresql');
   return value;
 }
 
@@ -48,8 +52,8 @@ export const OPTIONS = {
     env: 'DATABASE_URL',
     group: 'PostgreSQL',
     description:
-      'Connection string of a role with REPLICATION (or superuser) and SELECT on the outbox table. TLS options go here too (`sslmode=...`).',
-    parse: parseDatabaseUrl,
+      'Connection string of a role with REPLICATION (or superuser) and SELECT on the outbox table. TLS options go here too (`sslmode=...`). A Unix socket is named by its directory as `host`, libpq-style: `postgres://relay@/app?host=/var/run/postgresql`.',
+    parse: checkDatabaseUrl,
     secret: true,
   }),
   slotName: stringOption({

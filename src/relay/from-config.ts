@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { parseDatabaseUrl } from '../config/database-url';
 import type { Config } from '../config/load';
 import type { OutboxLayout } from '../events/outbox-mapper';
 import { buildValueFormat, type ValueFormat } from '../kafka/formats';
@@ -60,7 +61,7 @@ export function preflightOptions(config: Config, createSlot: boolean): Preflight
 
 /** The configured value format; throws an Error when it cannot be built (e.g. bad schemas). */
 export function valueFormat(config: Config, log: Logger): ValueFormat {
-  const database = new URL(config.databaseUrl).pathname.replace(/^\//, '') || 'postgres';
+  const database = parseDatabaseUrl(config.databaseUrl).database || 'postgres';
   return buildValueFormat(config.valueFormat, {
     envelope: config.additionalFields
       .filter((f) => f.placement === 'envelope')

@@ -110,6 +110,14 @@ describe('loadConfig', () => {
     expect(problems({ ...minimal, DATABASE_URL: 'not a url hunter2' })).not.toContain('hunter2');
   });
 
+  it('acceptsAUnixSocketDatabaseUrl in libpq form, and refuses one naming neither host nor socket', () => {
+    const socket = 'postgres://relay:s3cret@/app?host=/var/run/postgresql';
+    expect(loadConfig({ ...minimal, DATABASE_URL: socket }).databaseUrl).toBe(socket);
+    const message = problems({ ...minimal, DATABASE_URL: 'postgres://relay:hunter2@/app' });
+    expect(message).toContain('DATABASE_URL must name a host, or a Unix socket directory');
+    expect(message).not.toContain('hunter2');
+  });
+
   it('canReadRoutingOptions: template fields, key column, additional fields', () => {
     const config = loadConfig({
       ...minimal,
