@@ -38,6 +38,11 @@ export interface ThroughputRow {
    */
   relayFlowPausedShare?: number;
   relayExactlyOnceFlowPausedShare?: number;
+  /**
+   * events/s the walsender serving the relay could send with a whole core to itself, at the CPU
+   * per event it used in the relay's catch-up: a bound on any reader of the slot read that way.
+   */
+  walsenderBound?: number;
 }
 
 export interface LatencyRow extends LatencyResult {
@@ -146,11 +151,11 @@ function cpuTable(rows: ThroughputRow[]): string[] {
     '',
     'CPU per event during each catch-up above, in microseconds: the system / the walsender serving it / the broker (machine busy meanwhile, of all cores):',
     '',
-    '| workload | outbox-relay | exactly-once | Debezium Server | Debezium CPU / relay CPU |',
-    '| --- | --- | --- | --- | --- |',
+    "| workload | outbox-relay | exactly-once | Debezium Server | Debezium CPU / relay CPU | walsender bound (one core at the relay walsender's CPU per event) / Debezium |",
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (t) =>
-        `| ${t.workload} | ${cell(t.relayCpu)} | ${cell(t.relayExactlyOnceCpu)} | ${cell(t.debeziumCpu)} | ${ratio(t.debeziumCpu?.systemUs ?? NaN, t.relayCpu?.systemUs)} |`,
+        `| ${t.workload} | ${cell(t.relayCpu)} | ${cell(t.relayExactlyOnceCpu)} | ${cell(t.debeziumCpu)} | ${ratio(t.debeziumCpu?.systemUs ?? NaN, t.relayCpu?.systemUs)} | ${t.walsenderBound === undefined || !Number.isFinite(t.walsenderBound) ? '-' : `${n(t.walsenderBound)}/s = ${ratio(t.walsenderBound, t.debezium)}`} |`,
     ),
   ];
 }

@@ -309,6 +309,7 @@ async function main(): Promise<void> {
         relayExactlyOnceConfirmed: plan.events / (eos.confirmedAt - eos.streamingAt),
         relayExactlyOnceRssBytes: eos.peakRssBytes,
         relayCpu: catchUp.cpu,
+        walsenderBound: 1e6 / catchUp.cpu.walsenderUs,
         relayFlowPausedShare: flowPausedShare(catchUp),
         relayExactlyOnceFlowPausedShare: flowPausedShare(eos),
         relayExactlyOnceCpu: eos.cpu,
@@ -345,6 +346,9 @@ async function main(): Promise<void> {
           row.debeziumRssBytes = dbz.peakRss();
           say(
             `  Debezium Server: ${row.debezium.toFixed(0)} events/s, peak RSS ${(row.debeziumRssBytes / 2 ** 20).toFixed(0)} MiB, ${cpuText(row.debeziumCpu)}`,
+          );
+          say(
+            `  relay / Debezium: ${(row.relay / row.debezium).toFixed(2)}x; the walsender's bound (one core at the relay walsender's ${catchUp.cpu.walsenderUs.toFixed(1)} us per event): ${row.walsenderBound!.toFixed(0)} events/s = ${(row.walsenderBound! / row.debezium).toFixed(2)}x Debezium`,
           );
         } catch (err) {
           say(`  Debezium Server failed: ${(err as Error).message}\n${dbz.log.slice(-3000)}`);
