@@ -1,7 +1,10 @@
 /**
- * `npm run bench:profile [-- --events N] [-- --rows 1,100] [-- --env NAME=value ...]`: the relay catching up a workload
- * under `node --cpu-prof`, and where its CPU time went, by owner (kafkajs, the relay's own code,
- * pg, Node internals, GC, idle) and by function. With `--rate N [--seconds S]` instead: the relay
+ * `npm run bench:profile [-- --events N] [-- --rows 1,100] [-- --env NAME=value ...] [-- --perf]`:
+ * the relay catching up a workload under `node --cpu-prof`, and where its CPU time went, by owner
+ * (kafkajs, the relay's own code, pg, Node internals, GC, idle) and by function. With `--perf`
+ * (Linux perf on PATH), also `perf record` on the walsender, the relay and the broker during each
+ * catch-up: each one's share in the kernel and under send/recv/write/read (`perf.ts`); the
+ * recording is kept beside the profiles for `perf report`. With `--rate N [--seconds S]` instead: the relay
  * streaming live while 4 writers commit N single-row transactions/s for S s (default 15), as in
  * the latency bench. Profiles are kept in
  * test/bench/results/profiles/ (not committed) for Chrome DevTools. Not part of `npm test`.
@@ -17,6 +20,7 @@ import { measureLatency } from './measure';
 import { relayCatchUp, relayEnvFor } from './relay-run';
 import { createBenchTable, createTopic, dropBenchTable, fill, walsenderPid } from './workload';
 import { argument, envArguments } from './args';
+import { PerfRecording } from './perf';
 
 interface ProfileNode {
   id: number;
@@ -130,6 +134,8 @@ async function main(): Promise<void> {
   const rows = argument('--rows', '1,100').split(',').map(Number);
   // Relay settings to try (A/B against the defaults), e.g. --env KAFKA_BATCH_MAX_EVENTS=2000.
   const overrides = envArguments('--env');
+  // Linux perf on the walsender, the relay and the broker during each catch-up (needs perf).
+  const perf = process.argv.includes('--perf');
   const dir = join(__dirname, '..', '..', '..', 'test', 'bench', 'results', 'profiles');
   mkdirSync(dir, { recursive: true });
   const [pg, kafka] = await Promise.all([PostgresServer.start(), KafkaServer.start()]);
@@ -162,6 +168,7 @@ async function main(): Promise<void> {
       say(`${perTxn}-row transactions: writing ${events} events ...`);
       const endLsn = await fill(pg.url, name, events, perTxn, 10_000);
       const before = new Set(readdirSync(dir));
+      let recording: PerfRecording | undefined;
       const seen = await relayCatchUp({
         pg,
         kafka,
@@ -172,7 +179,15 @@ async function main(): Promise<void> {
         topic: { name: bench.topic, events },
         env: overrides,
         nodeArgs: profileArgs(name),
+        onStreaming: ({ relay, walsender }) => {
+          if (perf)
+            recording = PerfRecording.start(
+              { walsender, relay, broker: kafka.pid },
+              join(dir, `${name}.perf.data`),
+            );
+        },
       });
+      const perfLines = (await recording?.stop()) ?? [];
       const { confirmedAt: caughtUpAt, peakRssBytes: rss } = seen;
       const file = readdirSync(dir).find((f) => !before.has(f) && f.startsWith(name));
       if (file === undefined) throw new Error(`the relay wrote no profile into ${dir}`);
@@ -180,6 +195,8 @@ async function main(): Promise<void> {
         file,
         `  ${(events / (seen.last - seen.first)).toFixed(0)} events/s on the topic, peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB (profiling included), caught up ${(caughtUpAt - seen.first).toFixed(1)} s after the first record`,
       );
+      if (perf) say('  perf record over the catch-up (samples of each process, call chains):');
+      for (const line of perfLines) say(`    ${line}`);
       await dropBenchTable(pg.url, bench);
     }
   } finally {

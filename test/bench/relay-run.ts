@@ -94,6 +94,8 @@ export async function relayCatchUp(options: {
   nodeArgs?: string[];
   /** Another build's `cli.js` (bench:ab); the checkout's `dist/cli.js` by default. */
   cli?: string;
+  /** Called once the relay streams, with the processes of the catch-up (bench:profile --perf). */
+  onStreaming?: (pids: { relay: number; walsender: number | undefined }) => void;
 }): Promise<CatchUp> {
   const { pg, kafka, slot, endLsn, timeoutMs } = options;
   const startedAt = now();
@@ -105,11 +107,9 @@ export async function relayCatchUp(options: {
   try {
     await relay.waitUntilStreaming(120_000);
     const streamingAt = now();
-    const cpu = catchUpCpu({
-      system: relay.pid,
-      walsender: await walsenderPid(pg.url, slot),
-      kafka: kafka.pid,
-    });
+    const walsender = await walsenderPid(pg.url, slot);
+    const cpu = catchUpCpu({ system: relay.pid, walsender, kafka: kafka.pid });
+    options.onStreaming?.({ relay: relay.pid, walsender });
     // Both watched at once: the slot confirming the end before the records are all on the topic
     // would be a relay acknowledging what it has not published (reported as `confirmedEarly`).
     const [seen, confirmed] = await Promise.all([
