@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ab -- --a DIR --b DIR [--rows 1] [--events 200000] [--rounds 3]
- * [--a-env NAME=value ...] [--b-env NAME=value ...]`: two built
+ * [--a-env NAME=value ...] [--b-env NAME=value ...] [--a-unix-socket] [--b-unix-socket]`: two built
  * checkouts of the relay (each with its `package.json` and `dist/`; e.g. this one, `--b .`, after
  * `npm run build`, against `git worktree add ../before <rev> && ln -s "$PWD/node_modules"
  * ../before/ && (cd ../before && npm run build)`) catching up the same WAL, taking turns. Each round writes the
@@ -8,8 +8,9 @@
  * events/s and the CPU per event of the relay, its walsender and the broker (from `/proc`), then
  * the means of each build. On a shared machine whose speed drifts, only such side-by-side runs
  * tell a small change from the noise. `--a-env` / `--b-env` set relay settings for one side only
- * (two settings of one build: `--a . --b . --b-env MAX_IN_FLIGHT_EVENTS=20000`). Not part of
- * `npm test`.
+ * (two settings of one build: `--a . --b . --b-env MAX_IN_FLIGHT_EVENTS=20000`);
+ * `--a-unix-socket` / `--b-unix-socket` have that side reach PostgreSQL by its Unix socket
+ * instead of loopback TCP. Not part of `npm test`.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,7 +38,9 @@ async function main(): Promise<void> {
     const dir = resolve(argument(flag, ''));
     const cli = join(dir, 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${flag} must name a built checkout: no ${cli}`);
-    return { name: flag.slice(2), cli, env: envArguments(`${flag}-env`) };
+    // --a-unix-socket / --b-unix-socket: that side's relay reaches PostgreSQL by its Unix socket.
+    const socket = process.argv.includes(`${flag}-unix-socket`);
+    return { name: flag.slice(2), cli, env: envArguments(`${flag}-env`), socket };
   });
   const rows = Number(argument('--rows', '1'));
   const events = Number(argument('--events', '200000'));
@@ -52,13 +55,14 @@ async function main(): Promise<void> {
       pg,
       kafka,
       prefix: 'ab',
-      variants: builds.map(({ name, cli, env }) => ({
+      variants: builds.map(({ name, cli, env, socket }) => ({
         name,
         cli,
         topic: (table) => `${table}_${name}.bench`,
         env: (table) => ({
           TOPIC_TEMPLATE: `${table}_${name}.{aggregateType}`,
           NODE_PATH: nodePath,
+          ...(socket ? { DATABASE_URL: pg.socketUrl } : {}),
           ...env,
         }),
       })),

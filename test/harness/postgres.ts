@@ -56,6 +56,11 @@ export class PostgresServer {
     return join(this.dir, 'data');
   }
 
+  /** The superuser connection through the cluster's Unix socket (libpq's form: no host). */
+  get socketUrl(): string {
+    return `postgres://postgres@/postgres?host=${encodeURIComponent(this.dir)}&port=${this.port}`;
+  }
+
   get logFile(): string {
     return join(this.dir, 'postgres.log');
   }
