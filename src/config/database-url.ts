@@ -28,11 +28,11 @@ export function parseDatabaseUrl(raw: string): DatabaseAddress {
   };
 }
 
-export const isSocketDirectory = (host: string): boolean => host.startsWith('/');
+const isSocketDirectory = (host: string): boolean => host.startsWith('/');
 
 /** Where it points, for messages: host:port/database or the socket's path; never credentials. */
 export function describeAddress({ host, port, database }: DatabaseAddress): string {
   return isSocketDirectory(host)
-    ? `${host.replace(/\/$/, '')}/.s.PGSQL.${port} (database ${database || 'of the user'})`
+    ? `${host.replace(/\/$/, '')}/.s.PGSQL.${port} (database ${database || 'named as the user'})`
     : `${host || 'localhost'}:${port}/${database}`;
 }

@@ -26,7 +26,7 @@ describe('redaction', () => {
     // the host parameter wins over the authority's host, as in pg
     expect(describeDatabase('postgres://relay@db:5433/app?host=/var/run/postgresql')).toBe(socket);
     expect(describeDatabase('postgres://relay@/?host=/tmp')).toBe(
-      '/tmp/.s.PGSQL.5432 (database of the user)',
+      '/tmp/.s.PGSQL.5432 (database named as the user)',
     );
   });
 });
