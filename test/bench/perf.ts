@@ -8,16 +8,22 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
  */
 export class PerfRecording {
   private readonly exited: Promise<void>;
+  private stderr = '';
+  private failure: string | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
     private readonly file: string,
     private readonly pids: Record<string, number>,
   ) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // 'error' (perf not on PATH) may come without 'exit'.
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
   }
 
-  /** Starts `perf record` on the given processes; throws when perf is missing or refuses. */
+  /** Starts `perf record` on the given processes; `stop()` throws when perf was missing or refused. */
   static start(pids: Record<string, number | undefined>, file: string): PerfRecording {
     const known = Object.fromEntries(
       Object.entries(pids).filter((e): e is [string, number] => e[1] !== undefined),
@@ -27,20 +33,24 @@ export class PerfRecording {
       ['record', '-g', '-F', '999', '-o', file, '-p', Object.values(known).join(',')],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', (err) => (stderr += String(err)));
+    const recording = new PerfRecording(child, file, known);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (recording.stderr += d));
+    child.once(
+      'error',
+      (err) => (recording.failure = `perf record could not start: ${err.message}`),
+    );
     child.once('exit', (code, signal) => {
-      if (code !== 0 && signal === null && code !== null)
-        process.stderr.write(`[perf] perf record exited ${code}: ${stderr}\n`);
+      if (code !== 0 && code !== null && signal === null)
+        recording.failure = `perf record exited ${code}: ${recording.stderr.trim()}`;
     });
-    return new PerfRecording(child, file, known);
+    return recording;
   }
 
   /** Stops the recording (SIGINT, as perf expects) and summarizes it, a line per process. */
   async stop(): Promise<string[]> {
     this.child.kill('SIGINT');
     await this.exited;
+    if (this.failure !== undefined) throw new Error(this.failure);
     const script = execFileSync('perf', ['script', '-i', this.file, '-F', 'pid,ip,sym,dso'], {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
